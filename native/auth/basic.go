@@ -1,0 +1,187 @@
+package auth
+
+import (
+	"crypto/md5"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store"
+)
+
+// BasicOptions configures a Basic authenticator.
+type BasicOptions struct {
+	// Events receives AuthFail / CrossUserAccess events; nil drops them.
+	Events cef.Sink
+	// CheckLocation refuses a user whose users.location is set and differs
+	// from the request's Host, as the legacy storage node did.
+	CheckLocation bool
+}
+
+// Basic authenticates HTTP Basic credentials against the legacy users table.
+type Basic struct {
+	users  store.Users
+	events cef.Sink
+	opts   BasicOptions
+}
+
+var _ Authenticator = (*Basic)(nil)
+
+// NewBasic returns an Authenticator over users.
+func NewBasic(users store.Users, opts BasicOptions) *Basic {
+	ev := opts.Events
+	if ev == nil {
+		ev = cef.Discard{}
+	}
+	return &Basic{users: users, events: ev, opts: opts}
+}
+
+// credError is a failure that carries the CEF sentence describing it, so the
+// parse step and the check step report through one place.
+type credError struct {
+	base     error
+	reason   string
+	severity int
+}
+
+func (e *credError) Error() string { return fmt.Sprintf("%v: %s", e.base, e.reason) }
+func (e *credError) Unwrap() error { return e.base }
+
+// ParseBasic extracts the Basic credentials of r. The password is split at
+// the FIRST ':' (as the Python server did), so passwords may contain ':';
+// the legacy PHP server exploded on every ':' and refused such passwords.
+// The password is returned as sent; it must be valid UTF-8, else the error
+// wraps ErrBadCredentials. Missing, non-Basic or undecodable headers give
+// an error wrapping ErrNoCredentials.
+func ParseBasic(r *http.Request) (user, password string, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", "", &credError{ErrNoCredentials, "No Authorization header was provided", 5}
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if !strings.EqualFold(scheme, "basic") {
+		return "", "", &credError{ErrNoCredentials, "Authorization header contains unknown protocol", 5}
+	}
+	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if derr != nil {
+		return "", "", &credError{ErrNoCredentials, "Authorization header is badly encoded", 5}
+	}
+	u, p, ok := strings.Cut(string(raw), ":")
+	if !ok || u == "" {
+		return "", "", &credError{ErrNoCredentials, "Authorization header is badly encoded", 5}
+	}
+	if !utf8.ValidString(p) {
+		return u, "", &credError{ErrBadCredentials, "Password is not utf-8 encoded", 7}
+	}
+	return u, p, nil
+}
+
+// HashPassword is the users.md5 value legacy PHP computes for password:
+// md5 over utf8_encode() of its UTF-8 bytes (PHP treated the bytes as
+// Latin-1 and re-encoded them). For ASCII passwords this is plain md5.
+// Writing this form keeps accounts usable through the PHP server.
+func HashPassword(password string) string {
+	return md5hex(latin1ToUTF8(password))
+}
+
+// CheckPassword reports whether password matches u.MD5 in either form a
+// legacy row can hold: the PHP form of HashPassword, or md5 of the plain
+// UTF-8 bytes (rows written by PHP versions without utf8_encode, or created
+// with a \u-escaped JSON body). Both compares always run, in constant time.
+func CheckPassword(u store.User, password string) bool {
+	stored := []byte(strings.ToLower(strings.TrimSpace(u.MD5)))
+	php := subtle.ConstantTimeCompare(stored, []byte(HashPassword(password)))
+	plain := subtle.ConstantTimeCompare(stored, []byte(md5hex(password)))
+	return php|plain == 1
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// latin1ToUTF8 is PHP's utf8_encode: every byte becomes the code point of
+// the same value.
+func latin1ToUTF8(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) * 2)
+	for i := 0; i < len(s); i++ {
+		b.WriteRune(rune(s[i]))
+	}
+	return b.String()
+}
+
+// Authenticate implements Authenticator.
+func (b *Basic) Authenticate(r *http.Request, pathUser string) (store.User, error) {
+	name, password, err := ParseBasic(r)
+	if err != nil {
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	authName, nerr := NormalizeUsername(name)
+	if nerr != nil {
+		err := &credError{ErrBadCredentials, "Username contains invalid characters", 7}
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	want, perr := NormalizeUsername(pathUser)
+	if perr != nil || want != authName {
+		return store.User{}, b.mismatch(r, authName, password, pathUser)
+	}
+	return b.check(r, authName, password)
+}
+
+// check looks the user up and verifies password, status and node.
+func (b *Basic) check(r *http.Request, name, password string) (store.User, error) {
+	u, err := b.users.UserByName(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("auth: looking up %q: %w", name, err)
+	}
+	if !CheckPassword(u, password) || u.Status != 1 {
+		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	if b.opts.CheckLocation && u.Location != "" && !strings.EqualFold(u.Location, r.Host) {
+		err := &credError{ErrBadCredentials, "User authenticated to wrong node", 7}
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// mismatch handles credentials for another account than the path's. It
+// still verifies them, quietly, to tell a mistyped URL (AuthFail) from a
+// valid account reaching into another one (CrossUserAccess); the answer is
+// ErrMismatch either way.
+func (b *Basic) mismatch(r *http.Request, authName, password, pathUser string) error {
+	target := [][2]string{{"cs2Label", "requestedUser"}, {"cs2", pathUser}}
+	u, err := b.users.UserByName(r.Context(), authName)
+	if err == nil && u.Status == 1 && CheckPassword(u, password) {
+		b.events.Emit(r, cef.Event{Signature: "CrossUserAccess", Name: "Authenticated user accessed another account",
+			Severity: 7, Username: authName, Extensions: target})
+	} else {
+		b.events.Emit(r, cef.Event{Signature: "AuthFail", Name: "Username Does Not Match URL",
+			Severity: 7, Username: authName, Extensions: target})
+	}
+	return fmt.Errorf("%w: %q for path %q", ErrMismatch, authName, pathUser)
+}
+
+func (b *Basic) fail(r *http.Request, user string, err error) {
+	var ce *credError
+	if !errors.As(err, &ce) {
+		return
+	}
+	b.events.Emit(r, cef.Event{Signature: "AuthFail", Name: ce.reason, Severity: ce.severity, Username: user})
+}
