@@ -1,0 +1,200 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func TestMariaDB(t *testing.T) {
+	dsn := MariaDB(t)
+	if !strings.HasPrefix(dsn, "root@tcp(127.0.0.1:") || !strings.HasSuffix(dsn, "?charset=utf8mb4") {
+		t.Fatalf("DSN %q is not of the promised shape", dsn)
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var one int
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 = %d, %v", one, err)
+	}
+	// The database is ours, empty, and takes four-byte UTF-8.
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("fresh database has %d tables (%v)", n, err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE x (s TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO x VALUES (?)", "héllo 🦊"); err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := db.QueryRowContext(ctx, "SELECT s FROM x").Scan(&s); err != nil || s != "héllo 🦊" {
+		t.Fatalf("round trip gave %q, %v", s, err)
+	}
+	// Strict mode, so that over-long values fail instead of being cut.
+	if _, err := db.ExecContext(ctx, "CREATE TABLE y (v VARBINARY(4))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO y VALUES ('toolong')"); err == nil {
+		t.Fatal("over-long VARBINARY insert succeeded: server not in strict mode")
+	}
+}
+
+func TestMariaDBDatabasesAreSeparateAndDropped(t *testing.T) {
+	srv := MariaDBServer(t)
+	if srv.Addr != net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)) {
+		t.Fatalf("Addr %q, Host %q, Port %d disagree", srv.Addr, srv.Host, srv.Port)
+	}
+	var name string
+	t.Run("inner", func(t *testing.T) {
+		name = srv.CreateDatabase(t)
+		other := srv.CreateDatabase(t)
+		if name == other {
+			t.Fatalf("two databases named %q", name)
+		}
+	})
+	db, err := sql.Open("mysql", srv.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", name).Scan(&n)
+	if err != nil || n != 0 {
+		t.Fatalf("database %s still there after its test (%d, %v)", name, n, err)
+	}
+}
+
+func TestMemcachedStopStart(t *testing.T) {
+	m := StartMemcached(t)
+	c := memcache.New(m.Addr)
+	if err := c.Set(&memcache.Item{Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.Get("k")
+	if err != nil || string(it.Value) != "v" {
+		t.Fatalf("get k = %v, %v", it, err)
+	}
+	m.Stop()
+	if m.Running() {
+		t.Fatal("running after Stop")
+	}
+	if _, err := c.Get("k"); err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("get from a stopped memcached: %v, want a connection error", err)
+	}
+	m.Start(t)
+	c = memcache.New(m.Addr) // drop pooled connections to the dead process
+	if _, err := c.Get("k"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("after restart get k: %v, want a miss (empty cache)", err)
+	}
+	if err := c.Set(&memcache.Item{Key: "k", Value: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPHP(t *testing.T) {
+	root := t.TempDir()
+	script := `<?php header('Content-Type: text/plain'); echo "hi ", getenv('TESTENV_GREETING'), " ", $_SERVER['REQUEST_URI'];`
+	if err := os.WriteFile(filepath.Join(root, "index.php"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	router := filepath.Join(root, "router.php")
+	if err := os.WriteFile(router, []byte(`<?php require __DIR__.'/index.php';`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := StartPHP(t, root, router, map[string]string{"TESTENV_GREETING": "there"})
+	if got := httpGet(t, p.URL+"/some/path"); got != "hi there /some/path" {
+		t.Fatalf("PHP answered %q", got)
+	}
+	p.Stop()
+	if _, err := http.Get(p.URL + "/"); err == nil {
+		t.Fatal("stopped PHP still answers")
+	}
+	p.Start(t)
+	if got := httpGet(t, p.URL+"/again"); got != "hi there /again" {
+		t.Fatalf("restarted PHP answered %q", got)
+	}
+}
+
+func TestStartProcessFailureShowsLog(t *testing.T) {
+	// A server that dies at once must be reported with its output, not
+	// waited for until the timeout.
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { recover() }()
+		StartProcess(ft, "php", []string{"-r", `fwrite(STDERR, "boom-marker\n"); exit(3);`}, nil, "127.0.0.1:1")
+	}()
+	if !strings.Contains(ft.msg, "boom-marker") {
+		t.Fatalf("failure message lacks the process output: %q", ft.msg)
+	}
+}
+
+func TestMissingBinaryNamesPackage(t *testing.T) {
+	debianPackage["testenv-no-such-server"] = "testenv-pkg"
+	defer delete(debianPackage, "testenv-no-such-server")
+	_, err := lookBinary("testenv-no-such-server")
+	if err == nil || !strings.Contains(err.Error(), "testenv-pkg") || !strings.Contains(err.Error(), "README") {
+		t.Fatalf("missing binary error: %v", err)
+	}
+}
+
+func TestChromium(t *testing.T) {
+	p := Chromium(t)
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		t.Fatalf("Chromium() = %q: %v", p, err)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fatalRecorder captures a Fatal message instead of ending the test, so a
+// test can check what a failing helper reports.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatal(args ...any) {
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			f.msg += e.Error()
+		} else if s, ok := a.(string); ok {
+			f.msg += s
+		}
+	}
+	panic("fatal")
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg += format
+	panic("fatal")
+}
