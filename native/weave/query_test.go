@@ -30,8 +30,8 @@ func TestParseTimestamp(t *testing.T) {
 		{"0.015", 2, true},     // 1.5 → 2
 		{"0.0050001", 1, true}, // above half
 		{"1e3", 100000, true},
-		{"1.5E-2", 2, true},  // 1.5 → 2
-		{"2.5e-2", 2, true},  // 2.5 → 2
+		{"1.5E-2", 2, true}, // 1.5 → 2
+		{"2.5e-2", 2, true}, // 2.5 → 2
 		{".5", 50, true},
 		{"5.", 500, true},
 		{"-1.5", -150, true},
