@@ -1,0 +1,283 @@
+// Package forward sends requests to the legacy upstream through
+// net/http/httputil.ReverseProxy and one circuit breaker, changing nothing a
+// Sync client reads: method, raw path, query, headers, status and body go
+// through as they are, streamed both ways. The only additions are an
+// appended X-Forwarded-For upstream and, when legacy cannot be reached, the
+// proxy's own 503 with Retry-After and X-Weave-Backoff.
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"weaveproxy/proxy/routes"
+)
+
+// ErrUnavailable is the Result.Err of a request the open (or probing)
+// breaker refused without contacting legacy.
+var ErrUnavailable = errors.New("forward: legacy unavailable (circuit breaker open)")
+
+// UnavailableBody is the JSON string the proxy answers when legacy is down,
+// in the style of the Python server's "server issue: ..." 503 bodies.
+const UnavailableBody = `"server issue: legacy unavailable"`
+
+// Result describes how one forwarded request ended.
+type Result struct {
+	Status    int   // status sent to the client
+	Synthetic bool  // the proxy answered (breaker open, upstream failed), not legacy
+	Err       error // transport or body error; ErrUnavailable when refused
+	// Reached is false when the request certainly did not reach legacy
+	// (breaker refusal, connection refused), so a write did not happen.
+	Reached bool
+}
+
+// Options are the parts of an Upstream that are not in routes.yaml.
+type Options struct {
+	Logger *slog.Logger
+	// OnStateChange is called when the breaker changes state, with the
+	// gobreaker state names ("closed", "half-open", "open"). It runs under
+	// the breaker's lock: keep it short.
+	OnStateChange func(from, to string)
+}
+
+// Upstream forwards to one legacy server. It is safe for concurrent use.
+type Upstream struct {
+	cfg       routes.Upstream
+	target    *url.URL
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
+	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	log       *slog.Logger
+	backoff   string
+}
+
+// New builds the transport, reverse proxy and breaker for cfg.
+func New(cfg routes.Upstream, opt Options) *Upstream {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	u := &Upstream{cfg: cfg, target: cfg.Target(), log: log,
+		backoff: strconv.Itoa(cfg.Breaker.BackoffSeconds())}
+	u.transport = &http.Transport{
+		// Legacy is a known address: never route it through an
+		// environment HTTP proxy.
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.DialTimeout,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.IdleConnTimeout,
+		MaxConnsPerHost:       cfg.MaxConnections,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnections,
+		ExpectContinueTimeout: time.Second,
+		// Without this the transport would ask for gzip on the client's
+		// behalf and decompress, changing headers and framing.
+		DisableCompression: true,
+	}
+	u.rp = &httputil.ReverseProxy{
+		Rewrite:        u.rewrite,
+		Transport:      u.transport,
+		ModifyResponse: u.modifyResponse,
+		ErrorHandler:   u.errorHandler,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	b := cfg.Breaker
+	u.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        cfg.URL,
+		MaxRequests: b.HalfOpenRequests,
+		Interval:    b.Interval,
+		Timeout:     b.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= b.Failures },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errClientGone) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			log.Warn("legacy circuit breaker", "upstream", cfg.URL, "from", from.String(), "to", to.String())
+			if opt.OnStateChange != nil {
+				opt.OnStateChange(from.String(), to.String())
+			}
+		},
+	})
+	return u
+}
+
+// Config is the configuration the upstream was built from.
+func (u *Upstream) Config() routes.Upstream { return u.cfg }
+
+// State is the breaker's state: "closed", "half-open" or "open".
+func (u *Upstream) State() string { return u.breaker.State().String() }
+
+// Close drops idle connections; requests in flight are not affected.
+func (u *Upstream) Close() { u.transport.CloseIdleConnections() }
+
+// ServeHTTP forwards r to legacy.
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.Forward(w, r, nil) }
+
+// Forward forwards r to legacy and calls done (if not nil) once the
+// outcome is known. For an answer from legacy, done runs when its body has
+// been read to the end (or failed), before the client can have received
+// all of it: a caller that must act after a legacy write and before the
+// client sees the answer (cache invalidation) does so in done.
+func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Result)) {
+	st := &reqState{done: done}
+	breakerDone, err := u.breaker.Allow()
+	if err != nil {
+		u.unavailable(w)
+		st.finish(Result{Status: http.StatusServiceUnavailable, Synthetic: true, Err: ErrUnavailable})
+		return
+	}
+	st.breakerDone = breakerDone
+	// Whatever happens (a panic aborting the copy included), the breaker
+	// hears about this request exactly once.
+	defer st.report(errClientGone)
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	u.rp.ServeHTTP(&headerGuard{ResponseWriter: w}, r.WithContext(ctx))
+}
+
+var (
+	errClientGone = errors.New("forward: client went away")
+	errStatus     = errors.New("forward: legacy answered with a gateway error")
+	errIncomplete = errors.New("forward: response body not read to the end")
+)
+
+type stateKey struct{}
+
+// reqState carries one request's hooks from Forward into the
+// ReverseProxy callbacks, which only see the outbound request.
+type reqState struct {
+	done        func(Result)
+	breakerDone func(error)
+	reported    sync.Once
+	finished    sync.Once
+}
+
+func (s *reqState) report(err error) {
+	if s.breakerDone != nil {
+		s.reported.Do(func() { s.breakerDone(err) })
+	}
+}
+
+func (s *reqState) finish(r Result) {
+	if s.done != nil {
+		s.finished.Do(func() { s.done(r) })
+	}
+}
+
+func stateOf(r *http.Request) *reqState {
+	if s, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+		return s
+	}
+	return &reqState{} // a request that did not come through Forward
+}
+
+// rewrite routes the request to legacy while keeping what the client sent:
+// SetURL would also replace the Host and ReverseProxy drops the client's
+// X-Forwarded-* headers and malformed query parameters; all of that is
+// put back, and the client's address appended to X-Forwarded-For.
+func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(u.target)
+	if u.cfg.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	if u.target.RawQuery == "" {
+		pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[h]; ok {
+			pr.Out.Header[h] = v
+		}
+	}
+	xff := pr.In.Header["X-Forwarded-For"]
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if len(xff) > 0 {
+			ip = strings.Join(xff, ", ") + ", " + ip
+		}
+		pr.Out.Header.Set("X-Forwarded-For", ip)
+	} else if len(xff) > 0 {
+		pr.Out.Header["X-Forwarded-For"] = xff
+	}
+}
+
+func (u *Upstream) modifyResponse(res *http.Response) error {
+	st := stateOf(res.Request)
+	switch res.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		st.report(errStatus)
+	default:
+		st.report(nil)
+	}
+	status := res.StatusCode
+	res.Body = &completingBody{ReadCloser: res.Body, remaining: res.ContentLength,
+		fn: func(err error) { st.finish(Result{Status: status, Err: err, Reached: true}) }}
+	return nil
+}
+
+func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r)
+	if r.Context().Err() != nil {
+		// The client left (or the server is shutting down): not legacy's
+		// fault, and nobody reads an answer. 499 as nginx logs it.
+		st.report(errClientGone)
+		w.WriteHeader(499)
+		st.finish(Result{Status: 499, Synthetic: true, Err: err, Reached: !isDialError(err)})
+		return
+	}
+	st.report(err)
+	u.log.Warn("legacy request failed", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
+	u.unavailable(w)
+	st.finish(Result{Status: http.StatusServiceUnavailable, Synthetic: true, Err: err, Reached: !isDialError(err)})
+}
+
+// unavailable is the answer when legacy cannot be used: Sync clients stop
+// for the back-off period instead of retrying into a dead server.
+func (u *Upstream) unavailable(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Retry-After", u.backoff)
+	h.Set("X-Weave-Backoff", u.backoff)
+	h.Set("Content-Length", strconv.Itoa(len(UnavailableBody)))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, UnavailableBody)
+}
+
+// isDialError reports whether err happened while connecting, i.e. before
+// any byte of the request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Ping checks that legacy answers a GET of the configured ready path with
+// a status below 500. It bypasses the breaker: readiness reports the truth
+// even while the breaker still holds clients back.
+func (u *Upstream) Ping(ctx context.Context) error {
+	ref, err := url.Parse(u.cfg.ReadyPath)
+	if err != nil {
+		return fmt.Errorf("forward: ready path: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.target.ResolveReference(ref).String(), nil)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	res, err := u.transport.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("forward: legacy: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if res.StatusCode >= 500 {
+		return fmt.Errorf("forward: legacy answered %s", res.Status)
+	}
+	return nil
+}
