@@ -72,11 +72,11 @@ func TestParseDefaults(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	tests := map[string]string{
-		"ignore: [body..x]":               "empty key",
-		"timestamp_tolerance: soon":       "timestamp_tolerance",
-		"timestamp_tolerance: -3s":        "timestamp_tolerance",
-		"unorderd: [body]":                "field unorderd not found",
-		"relations: maybe":                "cannot unmarshal",
+		"ignore: [body..x]":                    "empty key",
+		"timestamp_tolerance: soon":            "timestamp_tolerance",
+		"timestamp_tolerance: -3s":             "timestamp_tolerance",
+		"unorderd: [body]":                     "field unorderd not found",
+		"relations: maybe":                     "cannot unmarshal",
 		"ignore: [body]\nordered: [\"body[\"]": "unclosed",
 	}
 	for in, want := range tests {
