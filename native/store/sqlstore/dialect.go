@@ -1,0 +1,212 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// tables are the (validated, unquoted) names of the engine's tables.
+type tables struct {
+	wbo, collections, users, ttl, reset string
+}
+
+// dialect is everything that differs between the two backends. The queries
+// themselves are shared: both accept ? placeholders, LIMIT/OFFSET, COALESCE
+// and multi-row VALUES.
+type dialect struct {
+	name string
+	// quote quotes a table name.
+	quote func(string) string
+	// nullSafeEq compares two possibly-NULL values for equality.
+	nullSafeEq string
+	// forUpdate locks the rows a read inside a write transaction selects.
+	// SQLite needs none: its write transactions are exclusive.
+	forUpdate string
+	// upsert starts the clause that turns an INSERT into an update of the
+	// row with the same key; excluded names the value the INSERT carried.
+	upsert   func(key ...string) string
+	excluded func(col string) string
+	// schema is the DDL creating each table with its indexes.
+	schema func(t tables) []tableDDL
+	// tableExists is a query with one parameter, the table name, giving the
+	// number of tables of that name.
+	tableExists string
+
+	duplicate   func(error) bool // unique key violation
+	retryable   func(error) bool // lost a deadlock: run the transaction again
+	unavailable func(error) bool // the database cannot be reached or used now
+}
+
+// tableDDL creates one table: all of its statements run only when the
+// table does not exist yet, so that a pre-existing legacy table never gets
+// an index (or anything else) it did not have.
+type tableDDL struct {
+	name  string
+	stmts []string
+}
+
+func openMySQL(dsn string) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore mysql: DSN: %w", err)
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore mysql: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	// Servers drop idle connections (wait_timeout); recycle them first.
+	db.SetConnMaxLifetime(3 * time.Minute)
+	db.SetMaxIdleConns(8)
+	return db, nil
+}
+
+// openSQLite opens two pools on one file: a single writer connection, so
+// that writers queue in Go instead of failing with SQLITE_BUSY, and a pool
+// of readers, which WAL lets run beside the writer. BEGIN IMMEDIATE takes
+// the write lock when a transaction starts, never halfway through, and
+// busy_timeout covers other processes holding it.
+func openSQLite(path string) (w, r *sql.DB, err error) {
+	if path == "" {
+		return nil, nil, errors.New("sqlstore sqlite: empty path")
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)&_txlock=immediate"
+	if path == ":memory:" {
+		// Every connection to :memory: is a database of its own: one
+		// connection for everything.
+		w, err = sql.Open("sqlite", path+sep+params)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlstore sqlite: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		return w, w, nil
+	}
+	params += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	if w, err = sql.Open("sqlite", path+sep+params); err != nil {
+		return nil, nil, fmt.Errorf("sqlstore sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if r, err = sql.Open("sqlite", path+sep+params+"&_pragma=query_only(1)"); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("sqlstore sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	return w, r, nil
+}
+
+var mysqlDialect = &dialect{
+	name:        "mysql",
+	quote:       backquote,
+	nullSafeEq:  "<=>",
+	forUpdate:   " FOR UPDATE",
+	upsert:      func(...string) string { return " ON DUPLICATE KEY UPDATE " },
+	excluded:    func(col string) string { return "VALUES(" + col + ")" },
+	schema:      mysqlSchema,
+	tableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+	duplicate:   func(err error) bool { return mysqlErrno(err) == 1062 },
+	retryable: func(err error) bool {
+		n := mysqlErrno(err)
+		return n == 1213 || n == 1205 // deadlock, lock wait timeout
+	},
+	unavailable: mysqlUnavailable,
+}
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	quote:      doublequote,
+	nullSafeEq: "IS",
+	upsert: func(key ...string) string {
+		return " ON CONFLICT(" + strings.Join(key, ", ") + ") DO UPDATE SET "
+	},
+	excluded:    func(col string) string { return "excluded." + col },
+	schema:      sqliteSchema,
+	tableExists: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+	duplicate: func(err error) bool {
+		c := sqliteCode(err)
+		return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	},
+	retryable:   func(error) bool { return false },
+	unavailable: sqliteUnavailable,
+}
+
+func backquote(s string) string   { return "`" + s + "`" }
+func doublequote(s string) string { return `"` + s + `"` }
+
+func mysqlErrno(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+func mysqlUnavailable(err error) bool {
+	if commonUnavailable(err) || errors.Is(err, mysql.ErrInvalidConn) {
+		return true
+	}
+	switch mysqlErrno(err) {
+	case 1040, // too many connections
+		1045, // access denied
+		1049, // unknown database
+		1053, // server shutdown in progress
+		1129, // host blocked
+		1152, // aborted connection
+		1205, // lock wait timeout
+		1213, // deadlock, still lost after retries
+		1290, // --read-only
+		1836, // read-only mode
+		1927, // connection killed
+		4031: // disconnected by the server (MariaDB)
+		return true
+	}
+	return false
+}
+
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+func sqliteUnavailable(err error) bool {
+	if commonUnavailable(err) {
+		return true
+	}
+	switch sqliteCode(err) & 0xff { // primary code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
+		sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+		sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
+
+// commonUnavailable catches failures to reach the database at all. A
+// cancelled request is not one: only deadlines, which mean the database was
+// too slow.
+func commonUnavailable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne)
+}

@@ -1,0 +1,160 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"weaveproxy/native/store"
+)
+
+// liveJoin joins each wbo row (alias w) to its ttl row (alias t), if that
+// row was written with the same modified: a later write by the legacy
+// server, which knows nothing of ttl, changes modified and so voids it.
+func (e *Engine) liveJoin() string {
+	return " FROM " + e.d.quote(e.t.wbo) + " w LEFT JOIN " + e.d.quote(e.t.ttl) +
+		" t ON t.username = w.username AND t.collection = w.collection AND t.id = w.id" +
+		" AND t.modified " + e.d.nullSafeEq + " w.modified"
+}
+
+// liveCond keeps the rows whose ttl has not passed; its parameter is the
+// current time in whole seconds.
+const liveCond = " AND (t.ttl IS NULL OR t.ttl > ?)"
+
+// CollectionTimestamps maps each collection with rows to its highest
+// modified; ttl does not matter here.
+func (e *Engine) CollectionTimestamps(ctx context.Context, userID int64) (map[string]store.Timestamp, error) {
+	query := "SELECT collection, COALESCE(MAX(modified), 0) FROM " + e.d.quote(e.t.wbo) +
+		" WHERE username = ? GROUP BY collection"
+	m, err := e.perCollection(ctx, "collection timestamps", query, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]store.Timestamp, len(m))
+	for name, vs := range m {
+		out[name] = store.Timestamp(maxOf(vs))
+	}
+	return out, nil
+}
+
+// CollectionCounts maps each collection to its number of live items.
+func (e *Engine) CollectionCounts(ctx context.Context, userID int64, now store.Timestamp) (map[string]int64, error) {
+	query := "SELECT w.collection, COUNT(*)" + e.liveJoin() +
+		" WHERE w.username = ?" + liveCond + " GROUP BY w.collection"
+	return e.summed(ctx, "collection counts", query, userID, now.Seconds())
+}
+
+// CollectionUsage maps each collection to the payload bytes of its live
+// items.
+func (e *Engine) CollectionUsage(ctx context.Context, userID int64, now store.Timestamp) (map[string]int64, error) {
+	query := "SELECT w.collection, COALESCE(SUM(w.payload_size), 0)" + e.liveJoin() +
+		" WHERE w.username = ?" + liveCond + " GROUP BY w.collection"
+	return e.summed(ctx, "collection usage", query, userID, now.Seconds())
+}
+
+// TotalSize is the payload bytes of all the user's live items.
+func (e *Engine) TotalSize(ctx context.Context, userID int64, now store.Timestamp) (int64, error) {
+	var n int64
+	err := e.reader().QueryRowContext(ctx, "SELECT COALESCE(SUM(w.payload_size), 0)"+e.liveJoin()+
+		" WHERE w.username = ?"+liveCond, userID, now.Seconds()).Scan(&n)
+	return n, e.wrap("total size", err)
+}
+
+// CollectionMax is the highest modified of a collection, ttl regardless.
+func (e *Engine) CollectionMax(ctx context.Context, userID int64, collection string) (store.Timestamp, bool, error) {
+	q := e.reader()
+	cid, ok, err := e.collectionID(ctx, q, userID, collection, false)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	var m sql.NullInt64
+	err = q.QueryRowContext(ctx, "SELECT MAX(modified) FROM "+e.d.quote(e.t.wbo)+
+		" WHERE username = ? AND collection = ?", userID, cid).Scan(&m)
+	if err != nil {
+		return 0, false, e.wrap("collection max", err)
+	}
+	return store.Timestamp(m.Int64), m.Valid, nil
+}
+
+// DeleteStorage removes every item, ttl row and custom collection name of
+// the user.
+func (e *Engine) DeleteStorage(ctx context.Context, userID int64) error {
+	return e.withTx(ctx, func(tx querier) error {
+		return e.deleteStorage(ctx, tx, userID)
+	})
+}
+
+func (e *Engine) deleteStorage(ctx context.Context, tx querier, userID int64) error {
+	for _, stmt := range []string{
+		"DELETE FROM " + e.d.quote(e.t.wbo) + " WHERE username = ?",
+		"DELETE FROM " + e.d.quote(e.t.ttl) + " WHERE username = ?",
+		"DELETE FROM " + e.d.quote(e.t.collections) + " WHERE userid = ?",
+	} {
+		if _, err := tx.ExecContext(ctx, stmt, userID); err != nil {
+			return e.wrap("delete storage", err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) summed(ctx context.Context, op, query string, userID int64, args ...any) (map[string]int64, error) {
+	m, err := e.perCollection(ctx, op, query, userID, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(m))
+	for name, vs := range m {
+		var sum int64
+		for _, v := range vs {
+			sum += v
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// perCollection runs a query giving (collection id, value) rows and keys
+// the values by collection name. A name can come with several values: the
+// legacy collections table has no unique index, so one name may have two
+// ids. Ids without a name are dropped. The query's first parameter is
+// userID, args follow.
+func (e *Engine) perCollection(ctx context.Context, op, query string, userID int64, args ...any) (map[string][]int64, error) {
+	q := e.reader()
+	rows, err := q.QueryContext(ctx, query, append([]any{userID}, args...)...)
+	if err != nil {
+		return nil, e.wrap(op, err)
+	}
+	var ids []int
+	var vals []int64
+	for rows.Next() {
+		var id int
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return nil, e.wrap(op, err)
+		}
+		ids, vals = append(ids, id), append(vals, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, e.wrap(op, err)
+	}
+	names, err := e.collectionNames(ctx, q, userID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]int64, len(ids))
+	for i, id := range ids {
+		if name, ok := names[id]; ok {
+			out[name] = append(out[name], vals[i])
+		}
+	}
+	return out, nil
+}
+
+func maxOf(vs []int64) int64 {
+	m := vs[0]
+	for _, v := range vs[1:] {
+		m = max(m, v)
+	}
+	return m
+}

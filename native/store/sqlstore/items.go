@@ -1,0 +1,338 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"weaveproxy/native/store"
+)
+
+// idChunk is the most ids one statement carries. Both servers take far more
+// placeholders (MySQL 65535, SQLite 32766); a bound keeps statements and
+// their plans small. Longer lists are split, see GetItems.
+const idChunk = 1000
+
+// GetItems returns the live items of a collection matching q.
+func (e *Engine) GetItems(ctx context.Context, userID int64, collection string, q store.Query) ([]store.WBO, error) {
+	out := []store.WBO{}
+	if idsGiven(q) && len(q.IDs) == 0 {
+		return out, nil
+	}
+	r := e.reader()
+	cid, ok, err := e.collectionID(ctx, r, userID, collection, false)
+	if err != nil || !ok {
+		return out, err
+	}
+	if len(q.IDs) <= idChunk {
+		return e.getItems(ctx, r, userID, cid, q, q.IDs, out)
+	}
+	// Each chunk is read whole; order, offset and limit then apply to the
+	// union, as they would have to one statement.
+	for ids := range slices.Chunk(q.IDs, idChunk) {
+		part := q
+		part.Limit, part.Offset, part.Sort = 0, 0, store.SortNone
+		if out, err = e.getItems(ctx, r, userID, cid, part, ids, out); err != nil {
+			return nil, err
+		}
+	}
+	sortItems(out, q.Sort)
+	return window(out, q.Limit, q.Offset), nil
+}
+
+func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
+
+func (e *Engine) getItems(ctx context.Context, r querier, userID int64, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
+	where, args := filter("w.", q, ids)
+	query := "SELECT w.id, w.parentid, w.predecessorid, w.sortindex, w.modified, w.payload, w.payload_size, t.ttl" +
+		e.liveJoin() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
+	rows, err := r.QueryContext(ctx, query, append([]any{userID, cid, q.Now.Seconds()}, args...)...)
+	if err != nil {
+		return nil, e.wrap("get items", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w store.WBO
+		var parent, pred, payload sql.NullString
+		var sortindex, modified, size, ttl sql.NullInt64
+		if err := rows.Scan(&w.ID, &parent, &pred, &sortindex, &modified, &payload, &size, &ttl); err != nil {
+			return nil, e.wrap("get items", err)
+		}
+		w.ParentID, w.PredecessorID, w.Payload = strPtr(parent), strPtr(pred), strPtr(payload)
+		w.SortIndex, w.TTL = intPtr(sortindex), intPtr(ttl)
+		if modified.Valid {
+			ts := store.Timestamp(modified.Int64)
+			w.Modified = &ts
+		}
+		w.PayloadSize = size.Int64
+		out = append(out, w)
+	}
+	return out, e.wrap("get items", rows.Err())
+}
+
+// GetItem returns one live item, or store.ErrNotFound.
+func (e *Engine) GetItem(ctx context.Context, userID int64, collection, id string, now store.Timestamp) (store.WBO, error) {
+	items, err := e.GetItems(ctx, userID, collection, store.Query{IDs: []string{id}, HasIDs: true, Now: now})
+	if err != nil {
+		return store.WBO{}, err
+	}
+	if len(items) == 0 {
+		return store.WBO{}, fmt.Errorf("sqlstore: %s/%s: %w", collection, id, store.ErrNotFound)
+	}
+	return items[0], nil
+}
+
+// DeleteItems deletes the items matching q, ttl regardless, and returns
+// how many went. With a limit, the rows to delete are chosen first (in q's
+// order, after q's offset) and then deleted by id: neither backend can
+// DELETE with an OFFSET.
+func (e *Engine) DeleteItems(ctx context.Context, userID int64, collection string, q store.Query) (int64, error) {
+	if idsGiven(q) && len(q.IDs) == 0 {
+		return 0, nil
+	}
+	if err := checkName(collection); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := e.withTx(ctx, func(tx querier) error {
+		n = 0
+		cid, ok, err := e.collectionID(ctx, tx, userID, collection, false)
+		if err != nil || !ok {
+			return err
+		}
+		if q.Limit > 0 {
+			if n, err = e.deleteChosen(ctx, tx, userID, cid, q); err != nil {
+				return err
+			}
+		} else {
+			for ids := range chunks(q.IDs, idsGiven(q)) {
+				where, args := filter("", q, ids)
+				m, err := e.exec(ctx, tx, "delete items", "DELETE FROM "+e.d.quote(e.t.wbo)+
+					" WHERE username = ? AND collection = ?"+where, append([]any{userID, cid}, args...)...)
+				if err != nil {
+					return err
+				}
+				n += m
+			}
+		}
+		return e.dropOrphanTTLs(ctx, tx, userID, cid)
+	})
+	return n, err
+}
+
+func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid int, q store.Query) (int64, error) {
+	split := len(q.IDs) > idChunk
+	var chosen []store.WBO
+	for chunk := range chunks(q.IDs, idsGiven(q)) {
+		part := q
+		if split {
+			part.Limit, part.Offset = 0, 0
+		}
+		where, args := filter("", part, chunk)
+		rows, err := tx.QueryContext(ctx, "SELECT id, modified, sortindex FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ?"+where+order("", part)+limit(part)+e.d.forUpdate,
+			append([]any{userID, cid}, args...)...)
+		if err != nil {
+			return 0, e.wrap("choose items to delete", err)
+		}
+		for rows.Next() {
+			var w store.WBO
+			var modified, sortindex sql.NullInt64
+			if err := rows.Scan(&w.ID, &modified, &sortindex); err != nil {
+				rows.Close()
+				return 0, e.wrap("choose items to delete", err)
+			}
+			if modified.Valid {
+				ts := store.Timestamp(modified.Int64)
+				w.Modified = &ts
+			}
+			w.SortIndex = intPtr(sortindex)
+			chosen = append(chosen, w)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, e.wrap("choose items to delete", err)
+		}
+	}
+	if split {
+		sortItems(chosen, q.Sort)
+		chosen = window(chosen, q.Limit, q.Offset)
+	}
+	var n int64
+	for chunk := range slices.Chunk(chosen, idChunk) {
+		ids := make([]any, len(chunk))
+		for i, w := range chunk {
+			ids[i] = w.ID
+		}
+		m, err := e.exec(ctx, tx, "delete items", "DELETE FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(ids))+")",
+			append([]any{userID, cid}, ids...)...)
+		if err != nil {
+			return 0, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// dropOrphanTTLs removes the ttl rows of a collection whose item is gone.
+func (e *Engine) dropOrphanTTLs(ctx context.Context, tx querier, userID int64, cid int) error {
+	t, w := e.d.quote(e.t.ttl), e.d.quote(e.t.wbo)
+	_, err := e.exec(ctx, tx, "delete ttl", "DELETE FROM "+t+" WHERE username = ? AND collection = ?"+
+		" AND NOT EXISTS (SELECT 1 FROM "+w+" w WHERE w.username = "+t+".username"+
+		" AND w.collection = "+t+".collection AND w.id = "+t+".id)", userID, cid)
+	return err
+}
+
+func (e *Engine) exec(ctx context.Context, q querier, op, query string, args ...any) (int64, error) {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, e.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	return n, e.wrap(op, err)
+}
+
+// filter renders q's conditions other than ttl, ANDed, on columns named
+// with prefix p; ids replaces q.IDs (a chunk of them).
+func filter(p string, q store.Query, ids []string) (string, []any) {
+	var b strings.Builder
+	var args []any
+	add := func(cond string, arg any) {
+		b.WriteString(" AND " + p + cond)
+		args = append(args, arg)
+	}
+	if ids != nil {
+		b.WriteString(" AND " + p + "id IN (" + marks(len(ids)) + ")")
+		args = append(args, anys(ids)...)
+	}
+	if q.ParentID != nil {
+		add("parentid = ?", *q.ParentID)
+	}
+	if q.PredecessorID != nil {
+		add("predecessorid = ?", *q.PredecessorID)
+	}
+	if q.Older != nil {
+		add("modified < ?", int64(*q.Older))
+	}
+	if q.Newer != nil {
+		add("modified > ?", int64(*q.Newer))
+	}
+	if q.IndexAbove != nil {
+		add("sortindex > ?", *q.IndexAbove)
+	}
+	if q.IndexBelow != nil {
+		add("sortindex < ?", *q.IndexBelow)
+	}
+	return b.String(), args
+}
+
+func order(p string, q store.Query) string {
+	switch q.Sort {
+	case store.SortOldest:
+		return " ORDER BY " + p + "modified"
+	case store.SortNewest:
+		return " ORDER BY " + p + "modified DESC"
+	case store.SortIndex:
+		return " ORDER BY " + p + "sortindex DESC"
+	}
+	return ""
+}
+
+func limit(q store.Query) string {
+	if q.Limit <= 0 {
+		return ""
+	}
+	s := " LIMIT " + strconv.Itoa(q.Limit)
+	if q.Offset > 0 {
+		s += " OFFSET " + strconv.Itoa(q.Offset)
+	}
+	return s
+}
+
+// sortItems orders items as the SQL ORDER BY would: NULL below every value.
+func sortItems(items []store.WBO, s store.Sort) {
+	mod := func(w store.WBO) *int64 {
+		if w.Modified == nil {
+			return nil
+		}
+		v := int64(*w.Modified)
+		return &v
+	}
+	switch s {
+	case store.SortOldest:
+		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(mod(a), mod(b)) })
+	case store.SortNewest:
+		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(mod(b), mod(a)) })
+	case store.SortIndex:
+		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(b.SortIndex, a.SortIndex) })
+	}
+}
+
+func cmpNull(a, b *int64) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Compare(*a, *b)
+}
+
+func window(items []store.WBO, limit, offset int) []store.WBO {
+	if limit <= 0 {
+		return items
+	}
+	if offset > len(items) {
+		offset = len(items)
+	}
+	return items[offset:min(offset+limit, len(items))]
+}
+
+// chunks yields ids in chunks of idChunk, or a single nil chunk (no ids
+// filter) when the filter is not given.
+func chunks(ids []string, given bool) func(func([]string) bool) {
+	return func(yield func([]string) bool) {
+		if !given {
+			yield(nil)
+			return
+		}
+		for c := range slices.Chunk(ids, idChunk) {
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}
+
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func strPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+func intPtr(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Int64
+}

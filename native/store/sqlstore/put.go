@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+
+	"weaveproxy/native/store"
+)
+
+// putChunk is how many rows one INSERT carries (9 parameters each).
+const putChunk = 200
+
+// PutItems writes items in one transaction, all or nothing. A nil field
+// keeps the stored value of an existing row and is NULL in a new one;
+// payload_size follows the payload. An id given twice is written twice, in
+// order, so the last write wins field by field. The result holds, per
+// item, the modified its row had before this call (nil for a new row).
+func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, items []store.WBO) ([]*store.Timestamp, error) {
+	if err := checkName(collection); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return []*store.Timestamp{}, nil
+	}
+	var olds []*store.Timestamp
+	err := e.withTx(ctx, func(tx querier) error {
+		cid, err := e.createCollectionID(ctx, tx, userID, collection)
+		if err != nil {
+			return err
+		}
+		prev, err := e.lockModified(ctx, tx, userID, cid, items)
+		if err != nil {
+			return err
+		}
+		olds = make([]*store.Timestamp, len(items))
+		for i, it := range items {
+			if p := prev[it.ID]; p.Valid {
+				ts := store.Timestamp(p.Int64)
+				olds[i] = &ts
+			}
+		}
+		for chunk := range slices.Chunk(items, putChunk) {
+			if err := e.upsert(ctx, tx, userID, cid, chunk); err != nil {
+				return err
+			}
+		}
+		return e.writeTTLs(ctx, tx, userID, cid, items, prev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return olds, nil
+}
+
+// lockModified reads (and on MySQL locks) the existing rows among items'
+// ids: their modified, NULL-able, keyed by id. An absent key is a new row.
+// Locking the rows, and the gaps where new ones go, makes a concurrent
+// writer of the same ids wait until this transaction ends.
+func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) (map[string]sql.NullInt64, error) {
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	prev := make(map[string]sql.NullInt64, len(ids))
+	for chunk := range slices.Chunk(ids, idChunk) {
+		rows, err := tx.QueryContext(ctx, "SELECT id, modified FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(chunk))+")"+e.d.forUpdate,
+			append([]any{userID, cid}, anys(chunk)...)...)
+		if err != nil {
+			return nil, e.wrap("put items: read existing", err)
+		}
+		for rows.Next() {
+			var id string
+			var m sql.NullInt64
+			if err := rows.Scan(&id, &m); err != nil {
+				rows.Close()
+				return nil, e.wrap("put items: read existing", err)
+			}
+			prev[id] = m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, e.wrap("put items: read existing", err)
+		}
+	}
+	return prev, nil
+}
+
+// upsert inserts or partially updates rows. Since nil means "keep" and a
+// write can never set a column to NULL, COALESCE(new, old) is exactly the
+// partial update. Rows of one statement apply in order, so a repeated id
+// sees the earlier write.
+func (e *Engine) upsert(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) error {
+	x := e.d.excluded
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + e.d.quote(e.t.wbo) +
+		" (username, collection, id, parentid, predecessorid, sortindex, modified, payload, payload_size) VALUES ")
+	b.WriteString(strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(items)), ", "))
+	b.WriteString(e.d.upsert("username", "collection", "id"))
+	// payload_size first: MySQL evaluates assignments left to right, and
+	// it must look at the incoming payload, not the updated one.
+	b.WriteString("payload_size = CASE WHEN " + x("payload") + " IS NULL THEN payload_size ELSE " + x("payload_size") + " END")
+	for _, col := range []string{"parentid", "predecessorid", "sortindex", "modified", "payload"} {
+		b.WriteString(", " + col + " = COALESCE(" + x(col) + ", " + col + ")")
+	}
+	args := make([]any, 0, 9*len(items))
+	for _, it := range items {
+		var size int64
+		if it.Payload != nil {
+			size = int64(len(*it.Payload))
+		}
+		args = append(args, userID, cid, it.ID, nullable(it.ParentID), nullable(it.PredecessorID),
+			nullable(it.SortIndex), nullableTS(it.Modified), nullable(it.Payload), size)
+	}
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return e.wrap("put items", err)
+}
+
+// writeTTLs records each item's ttl beside its row, keyed by the modified
+// the row now has. A write without ttl makes the item permanent: its ttl
+// row goes.
+func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO, prev map[string]sql.NullInt64) error {
+	type final struct {
+		modified sql.NullInt64
+		ttl      *int64
+	}
+	state := make(map[string]*final, len(items))
+	var order []string
+	for _, it := range items {
+		f := state[it.ID]
+		if f == nil {
+			f = &final{modified: prev[it.ID]}
+			state[it.ID] = f
+			order = append(order, it.ID)
+		}
+		if it.Modified != nil {
+			f.modified = sql.NullInt64{Int64: int64(*it.Modified), Valid: true}
+		}
+		f.ttl = it.TTL
+	}
+	t := e.d.quote(e.t.ttl)
+	for chunk := range slices.Chunk(order, idChunk) {
+		if _, err := e.exec(ctx, tx, "put items: clear ttl", "DELETE FROM "+t+
+			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(chunk))+")",
+			append([]any{userID, cid}, anys(chunk)...)...); err != nil {
+			return err
+		}
+	}
+	var rows []any
+	for _, id := range order {
+		if f := state[id]; f.ttl != nil {
+			rows = append(rows, userID, cid, id, f.modified, *f.ttl)
+		}
+	}
+	for chunk := range slices.Chunk(rows, 5*putChunk) {
+		_, err := e.exec(ctx, tx, "put items: set ttl", "INSERT INTO "+t+
+			" (username, collection, id, modified, ttl) VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)/5), ", "), chunk...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nullable[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nullableTS(p *store.Timestamp) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}

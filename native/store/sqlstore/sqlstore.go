@@ -1,0 +1,182 @@
+// Package sqlstore is the SQL storage engine: one implementation of
+// store.Engine over database/sql, with a small dialect value for the two
+// backends it supports.
+//
+//   - MySQL/MariaDB on the legacy PHP schema, table for table and column for
+//     column, so that the legacy server and this engine can serve the same
+//     database at the same time. Existing tables are never altered; what the
+//     legacy schema lacks (ttl, reset codes) lives in tables of our own.
+//   - SQLite (modernc.org/sqlite, no cgo) with the same tables and columns,
+//     for small installations and tests.
+//
+// Nothing is cached between calls: PHP may write the same tables at any
+// moment, so every call reads the state it needs.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync/atomic"
+
+	"weaveproxy/native/store"
+)
+
+// Config holds the optional settings of an engine.
+type Config struct {
+	// Table names, as PHP's WEAVE_MYSQL_STORE_TABLE_NAME and
+	// WEAVE_MYSQL_COLLECTION_TABLE_NAME allow. Defaults: wbo, collections,
+	// users.
+	WBOTable, CollectionsTable, UsersTable string
+	// Our own tables. Defaults derive from the names above (WBOTable+"_ttl";
+	// "reset_codes", or UsersTable+"_reset_codes" for a non-default users
+	// table) so that two engines with different legacy tables in one
+	// database never share ttl or reset-code rows.
+	TTLTable, ResetCodesTable string
+	Logger                    *slog.Logger
+}
+
+// Engine is a store.Engine on an SQL database. Every method is safe for
+// concurrent use.
+type Engine struct {
+	d   *dialect
+	t   tables
+	db  *sql.DB // writes and transactions (SQLite: its single writer connection)
+	rdb *sql.DB // reads outside a transaction; the same as db on MySQL
+	log *slog.Logger
+
+	// tx is set in a DryRun view: every method runs inside it.
+	tx *sql.Tx
+	sp *atomic.Int64 // savepoint names within tx
+}
+
+var _ store.Engine = (*Engine)(nil)
+
+// querier is what both *sql.DB and *sql.Tx offer: the engine's queries are
+// written once against it and run inside or outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Open parses "sqlite:PATH" or "mysql:<go-sql-driver DSN>" and opens the
+// engine. It does not touch the schema (see Init) and does not connect yet:
+// call Ping to check the database answers.
+func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
+	t, err := cfg.tables()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{t: t, log: log}
+	switch {
+	case strings.HasPrefix(dsn, "mysql:"):
+		e.d = mysqlDialect
+		e.db, err = openMySQL(strings.TrimPrefix(dsn, "mysql:"))
+		e.rdb = e.db
+	case strings.HasPrefix(dsn, "sqlite:"):
+		e.d = sqliteDialect
+		e.db, e.rdb, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	default:
+		return nil, fmt.Errorf("sqlstore: DSN %q: want sqlite:PATH or mysql:DSN", redact(dsn))
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.log = log.With("engine", e.d.name)
+	return e, nil
+}
+
+// redact hides a password in a DSN for error messages.
+func redact(dsn string) string {
+	return dsnPassword.ReplaceAllString(dsn, ":***@")
+}
+
+var dsnPassword = regexp.MustCompile(`:[^:@/]*@`)
+
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func (c Config) tables() (tables, error) {
+	pick := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	wbo := pick(c.WBOTable, "wbo")
+	users := pick(c.UsersTable, "users")
+	resetDef := "reset_codes"
+	if users != "users" {
+		resetDef = users + "_reset_codes"
+	}
+	t := tables{
+		wbo:         wbo,
+		collections: pick(c.CollectionsTable, "collections"),
+		users:       users,
+		ttl:         pick(c.TTLTable, wbo+"_ttl"),
+		reset:       pick(c.ResetCodesTable, resetDef),
+	}
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset} {
+		if !tableName.MatchString(n) {
+			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
+		}
+	}
+	return t, nil
+}
+
+// DB is the underlying database (on SQLite, the writer), for tests and
+// admin tools.
+func (e *Engine) DB() *sql.DB { return e.db }
+
+// Name is "mysql" or "sqlite".
+func (e *Engine) Name() string { return e.d.name }
+
+// Ping checks that the database answers a query.
+func (e *Engine) Ping(ctx context.Context) error {
+	var one int
+	if err := e.reader().QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return e.wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes the database. On a DryRun view it does nothing: the view
+// ends with the DryRun call.
+func (e *Engine) Close() error {
+	if e.tx != nil {
+		return nil
+	}
+	err := e.db.Close()
+	if e.rdb != e.db {
+		err = errors.Join(err, e.rdb.Close())
+	}
+	return err
+}
+
+// reader is where a read goes: the view's transaction, or the read pool.
+func (e *Engine) reader() querier {
+	if e.tx != nil {
+		return e.tx
+	}
+	return e.rdb
+}
+
+// wrap adds context to a database error and marks connection-level
+// failures with store.ErrUnavailable, which the API answers with 503.
+func (e *Engine) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if e.d.unavailable(err) {
+		return fmt.Errorf("sqlstore %s: %s: %w: %w", e.d.name, op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlstore %s: %s: %w", e.d.name, op, err)
+}

@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"weaveproxy/native/store"
+)
+
+// CreateUser inserts u under its lower-cased name and returns the new id.
+// A zero Status means the column default, 1 (active). The name check runs
+// inside the transaction because a legacy users table may have no unique
+// index on username; where it has one, a racing insert still ends as
+// store.ErrUserExists.
+func (e *Engine) CreateUser(ctx context.Context, u store.User) (int64, error) {
+	name := strings.ToLower(u.Username)
+	status := u.Status
+	if status == 0 {
+		status = 1
+	}
+	var id int64
+	err := e.withTx(ctx, func(tx querier) error {
+		var existing int64
+		err := tx.QueryRowContext(ctx, "SELECT id FROM "+e.d.quote(e.t.users)+
+			" WHERE username = ? LIMIT 1"+e.d.forUpdate, name).Scan(&existing)
+		switch {
+		case err == nil:
+			return fmt.Errorf("sqlstore: user %q: %w", name, store.ErrUserExists)
+		case !errors.Is(err, sql.ErrNoRows):
+			return e.wrap("create user", err)
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.users)+
+			" (username, md5, email, location, status, alert) VALUES (?, ?, ?, ?, ?, ?)",
+			name, u.MD5, nullIfEmpty(u.Email), nullIfEmpty(u.Location), status, nullIfEmpty(u.Alert))
+		if e.d.duplicate(err) {
+			return fmt.Errorf("sqlstore: user %q: %w", name, store.ErrUserExists)
+		}
+		if err != nil {
+			return e.wrap("create user", err)
+		}
+		id, err = res.LastInsertId()
+		return e.wrap("create user", err)
+	})
+	return id, err
+}
+
+// UserByName looks a user up by lower-cased name. Should the legacy table
+// hold the name twice, the oldest row wins.
+func (e *Engine) UserByName(ctx context.Context, username string) (store.User, error) {
+	var u store.User
+	var md5, email, location, alert sql.NullString
+	var status sql.NullInt64
+	err := e.reader().QueryRowContext(ctx, "SELECT id, username, md5, email, location, status, alert FROM "+
+		e.d.quote(e.t.users)+" WHERE username = ? ORDER BY id LIMIT 1", strings.ToLower(username)).
+		Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("sqlstore: user %q: %w", username, store.ErrNotFound)
+	}
+	if err != nil {
+		return u, e.wrap("user by name", err)
+	}
+	u.MD5, u.Email, u.Location, u.Alert = md5.String, email.String, location.String, alert.String
+	u.Status = int(status.Int64) // NULL is not 1: disabled, as PHP reads it
+	return u, nil
+}
+
+// DeleteUser removes the user row and everything stored for the user, in
+// one transaction. store.ErrNotFound if there is no such user.
+func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
+	return e.withTx(ctx, func(tx querier) error {
+		if err := e.deleteStorage(ctx, tx, userID); err != nil {
+			return err
+		}
+		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.reset)+
+			" WHERE userid = ?", userID); err != nil {
+			return err
+		}
+		n, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.users)+" WHERE id = ?", userID)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrNotFound)
+		}
+		return err
+	})
+}
+
+// SetPasswordMD5 stores a new md5 hex of the password.
+func (e *Engine) SetPasswordMD5(ctx context.Context, userID int64, md5hex string) error {
+	return e.setUserColumn(ctx, userID, "md5", md5hex)
+}
+
+// SetEmail stores a new e-mail address.
+func (e *Engine) SetEmail(ctx context.Context, userID int64, email string) error {
+	return e.setUserColumn(ctx, userID, "email", nullIfEmpty(email))
+}
+
+func (e *Engine) setUserColumn(ctx context.Context, userID int64, col string, v any) error {
+	return e.withTx(ctx, func(tx querier) error {
+		n, err := e.exec(ctx, tx, "set "+col, "UPDATE "+e.d.quote(e.t.users)+" SET "+col+" = ? WHERE id = ?", v, userID)
+		if err != nil || n > 0 {
+			return err
+		}
+		// MySQL counts changed rows, not matched ones: an update to the
+		// same value says 0 too.
+		return e.userExists(ctx, tx, userID)
+	})
+}
+
+func (e *Engine) userExists(ctx context.Context, q querier, userID int64) error {
+	var id int64
+	err := q.QueryRowContext(ctx, "SELECT id FROM "+e.d.quote(e.t.users)+" WHERE id = ?", userID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrNotFound)
+	}
+	return e.wrap("user exists", err)
+}
+
+// SetResetCode stores the user's pending reset code, replacing any other.
+func (e *Engine) SetResetCode(ctx context.Context, userID int64, rc store.ResetCode) error {
+	x := e.d.excluded
+	_, err := e.exec(ctx, e.writer(), "set reset code", "INSERT INTO "+e.d.quote(e.t.reset)+
+		" (userid, code, expires) VALUES (?, ?, ?)"+e.d.upsert("userid")+
+		"code = "+x("code")+", expires = "+x("expires"), userID, rc.Code, rc.Expires.Unix())
+	return err
+}
+
+// GetResetCode returns the stored code, expired or not: the caller owns
+// the clock. store.ErrNoResetCode when there is none.
+func (e *Engine) GetResetCode(ctx context.Context, userID int64) (store.ResetCode, error) {
+	var rc store.ResetCode
+	var expires int64
+	err := e.reader().QueryRowContext(ctx, "SELECT code, expires FROM "+e.d.quote(e.t.reset)+
+		" WHERE userid = ?", userID).Scan(&rc.Code, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rc, fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrNoResetCode)
+	}
+	if err != nil {
+		return rc, e.wrap("get reset code", err)
+	}
+	rc.Expires = time.Unix(expires, 0)
+	return rc, nil
+}
+
+// ClearResetCode removes the user's reset code, if any.
+func (e *Engine) ClearResetCode(ctx context.Context, userID int64) error {
+	_, err := e.exec(ctx, e.writer(), "clear reset code", "DELETE FROM "+e.d.quote(e.t.reset)+
+		" WHERE userid = ?", userID)
+	return err
+}
+
+// writer is where a single write statement goes: the view's transaction
+// or the write pool.
+func (e *Engine) writer() querier {
+	if e.tx != nil {
+		return e.tx
+	}
+	return e.db
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
