@@ -19,6 +19,8 @@ type Event struct {
 
 // Sink receives security events. The request supplies the fields every
 // line carries (method, path and query, source address, Host, User-Agent).
+// r is nil for events no request caused (an administrator unlocking an
+// account from the command line); then only the user is carried.
 // Implementations must be safe for concurrent use and must not block the
 // request for long.
 type Sink interface {
