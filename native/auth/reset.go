@@ -73,11 +73,12 @@ func ValidResetCodeFormat(code string) bool {
 	return true
 }
 
-// storedCode is what the database keeps: a SHA-256 of the code, so that
-// read access to reset_codes is not a way into every pending account.
+// storedCode is what the database keeps: SHA-256 of the code cut to 128
+// bits (32 hex characters, the width of reset_codes.code), so that read
+// access to that table is not a way into every pending account.
 func storedCode(code string) string {
 	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:16])
 }
 
 // ResetConfig configures Resets.
