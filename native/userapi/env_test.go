@@ -1,0 +1,208 @@
+package userapi
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/auth"
+	"weaveproxy/native/auth/smtpsink"
+	"weaveproxy/native/captcha"
+	"weaveproxy/native/captcha/captchatest"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store/sqlstore"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// engineKinds are the real engines every behaviour runs against.
+var engineKinds = []string{"sqlite", "mariadb"}
+
+func openEngine(t *testing.T, kind string) *sqlstore.Engine {
+	t.Helper()
+	ctx := context.Background()
+	var dsn string
+	switch kind {
+	case "sqlite":
+		dsn = "sqlite:" + filepath.Join(t.TempDir(), "weave.db")
+	case "mariadb":
+		dsn = "mysql:" + testenv.MariaDB(t)
+	}
+	eng, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// forEachEngine runs fn as a subtest per engine.
+func forEachEngine(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, kind := range engineKinds {
+		t.Run(kind, func(t *testing.T) { fn(t, kind) })
+	}
+}
+
+// recorder keeps the CEF events a test provokes. It is the test's own
+// cef.Sink, the interface the handler writes to, not a stand-in for a server.
+type recorder struct {
+	mu     sync.Mutex
+	events []cef.Event
+}
+
+func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) has(sig string, sev int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if e.Signature == sig && (sev == 0 || e.Severity == sev) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recorder) all() []cef.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]cef.Event(nil), r.events...)
+}
+
+type env struct {
+	t      *testing.T
+	eng    *sqlstore.Engine
+	srv    *httptest.Server
+	events *recorder
+	mail   *smtpsink.Server
+	cap    *captchatest.Server
+	cfg    Config
+}
+
+type option func(e *env, c *Config)
+
+func withCaptcha() option {
+	return func(e *env, c *Config) {
+		e.cap = captchatest.Start(e.t, "private-key")
+		v, err := captcha.New(captcha.Config{VerifyURL: e.cap.URL, PublicKey: "site-key", PrivateKey: "private-key"})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.Captcha = v
+	}
+}
+
+func withRegistration(reg Registration) option {
+	return func(_ *env, c *Config) { c.Registration = reg }
+}
+
+func withNode(url string) option {
+	return func(_ *env, c *Config) { c.NodeURL = func(*http.Request) string { return url } }
+}
+
+func withoutMailer() option {
+	return func(_ *env, c *Config) { c.Resets = nil }
+}
+
+func newEnv(t *testing.T, kind string, opts ...option) *env {
+	t.Helper()
+	e := &env{t: t, eng: openEngine(t, kind), events: &recorder{}}
+	e.mail = smtpsink.Start(t)
+	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
+	e.cfg = Config{
+		Users:  e.eng,
+		Auth:   auth.NewBasic(e.eng, auth.BasicOptions{Events: e.events}),
+		Events: e.events,
+		Resets: auth.NewResets(auth.ResetConfig{Users: e.eng, Mailer: mailer, PublicURL: "https://sync.example.org"}),
+	}
+	for _, o := range opts {
+		o(e, &e.cfg)
+	}
+	e.srv = httptest.NewServer(New(e.cfg))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+type resp struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// do sends a request; hdr holds name/value pairs. "user:password" in the
+// "auth" pseudo-header becomes a Basic Authorization of those exact bytes.
+func (e *env) do(method, path, body string, hdr ...string) resp {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "auth" {
+			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(hdr[i+1])))
+			continue
+		}
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, string(b), res.Header}
+}
+
+func (e *env) want(r resp, status int, body string) {
+	e.t.Helper()
+	if r.status != status || r.body != body {
+		e.t.Fatalf("got %d %q, want %d %q", r.status, r.body, status, body)
+	}
+}
+
+// create makes an account through the API.
+func (e *env) create(name, password, email string) {
+	e.t.Helper()
+	body := `{"password":` + jsonQuote(password) + `,"email":` + jsonQuote(email) + `}`
+	e.want(e.do("PUT", "/user/1.0/"+name, body, "X-Weave-Secret", e.cfg.Registration.Secret), 200, name)
+}
+
+func jsonQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func (e *env) nextMail() smtpsink.Mail {
+	e.t.Helper()
+	m, ok := e.mail.Next(5 * time.Second)
+	if !ok {
+		e.t.Fatal("no mail received")
+	}
+	return m
+}
