@@ -1,0 +1,214 @@
+// Package legacy runs the PHP fixture that stands in for the legacy Weave
+// server in end-to-end tests: router.php and its two siblings, served by
+// Debian's `php -S`, answer Sync storage 1.0 (/1.0/<user>/...) and User API
+// 1.0 (/user/1.0/<user>...) over the legacy MySQL tables the way the PHP
+// server in ../shared/recordings did. router.php's header lists what the
+// fixture leaves out and where it differs from the recorded PHP 8 crashes.
+package legacy
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"weaveproxy/e2e/testenv"
+)
+
+// DBConfig says where the fixture finds the legacy tables.
+type DBConfig struct {
+	Host     string // default 127.0.0.1
+	Port     int    // default 3306
+	User     string // default root
+	Password string
+	Name     string // the database
+}
+
+// DBConfigFromDSN reads a go-sql-driver DSN such as testenv.MariaDB returns.
+func DBConfigFromDSN(dsn string) (DBConfig, error) {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return DBConfig{}, fmt.Errorf("legacy: %w", err)
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return DBConfig{}, fmt.Errorf("legacy: DSN address %q: %w", c.Addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return DBConfig{}, fmt.Errorf("legacy: DSN port %q: %w", port, err)
+	}
+	return DBConfig{Host: host, Port: p, User: c.User, Password: c.Passwd, Name: c.DBName}, nil
+}
+
+// Deliberate deviations the fixture can plant for the shadow/diff tests.
+const (
+	// PlantStatusInfoQuota makes GET info/quota answer 500 (same body);
+	// "status:info_quota=418" picks another status.
+	PlantStatusInfoQuota = "status:info_quota"
+	// PlantDropSortindex leaves sortindex out of full WBOs (item GET and
+	// full=1 lists).
+	PlantDropSortindex = "drop:sortindex"
+	// PlantReverseSortIndex reverses collection lists asked for with
+	// sort=index, where the order is part of the API.
+	PlantReverseSortIndex = "reverse:sort_index"
+)
+
+// Options tune one fixture process.
+type Options struct {
+	// MemcacheAddr ("host:port") makes the fixture keep the legacy
+	// coll:<userid> collection-timestamp map in that memcached.
+	MemcacheAddr string
+	// MemcacheDecay is that map's expiry; 0 means the fixture's default
+	// (3600 s).
+	MemcacheDecay time.Duration
+	// Plant lists deliberate deviations (the Plant* constants).
+	Plant []string
+	// Workers is the number of PHP worker processes (PHP_CLI_SERVER_WORKERS);
+	// 0 means 4, so that concurrent clients do not queue behind one another.
+	Workers int
+	// Env adds or overrides environment variables (WEAVE_QUOTA,
+	// WEAVE_PAYLOAD_MAX_SIZE, ...).
+	Env map[string]string
+}
+
+// Dir is the directory of the PHP files, wherever the caller's test runs.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+// Env is the environment Start gives PHP.
+func Env(db DBConfig, opts Options) map[string]string {
+	env := map[string]string{
+		"WEAVE_MYSQL_HOST": or(db.Host, "127.0.0.1"),
+		"WEAVE_MYSQL_PORT": strconv.Itoa(orInt(db.Port, 3306)),
+		"WEAVE_MYSQL_USER": or(db.User, "root"),
+		"WEAVE_MYSQL_PASS": db.Password,
+		"WEAVE_MYSQL_DB":   db.Name,
+		// The router answers every path itself; workers let it serve
+		// several clients at once.
+		"PHP_CLI_SERVER_WORKERS": strconv.Itoa(orInt(opts.Workers, 4)),
+	}
+	if opts.MemcacheAddr != "" {
+		env["WEAVE_MEMCACHE_ADDR"] = opts.MemcacheAddr
+	}
+	if opts.MemcacheDecay > 0 {
+		env["WEAVE_STORAGE_MEMCACHE_DECAY"] = strconv.Itoa(int(opts.MemcacheDecay / time.Second))
+	}
+	if len(opts.Plant) > 0 {
+		env["WEAVE_FIXTURE_PLANT"] = strings.Join(opts.Plant, ",")
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// Start runs the fixture against the given database, whose legacy tables
+// must exist (the Go engine's Init or CreateSchema made them), and checks
+// that it answers from that database. It stops at t.Cleanup; the returned
+// process can be stopped and started again to simulate a PHP outage.
+func Start(t testing.TB, db DBConfig, opts Options) *testenv.PHP {
+	t.Helper()
+	dir := Dir()
+	php := testenv.StartPHP(t, dir, filepath.Join(dir, "router.php"), Env(db, opts))
+	if err := ping(php.URL); err != nil {
+		t.Fatalf("legacy fixture at %s: %v\n%s", php.URL, err, php.LogTail())
+	}
+	return php
+}
+
+// ping asks the User API whether a user exists: it takes the database and
+// the users table to answer 0 or 1.
+func ping(base string) error {
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(base + "/user/1.0/fixture-ping")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || (string(body) != "0" && string(body) != "1") {
+		return fmt.Errorf("GET /user/1.0/fixture-ping: %d %q (are the legacy tables there?)", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// LegacySchema is the legacy PHP server's MySQL schema (storage.md §10,
+// user.md §1), for tests that do not run the Go engine's Init.
+const LegacySchema = `
+CREATE TABLE IF NOT EXISTS users (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  username VARCHAR(32),
+  md5 VARBINARY(32),
+  email VARBINARY(64),
+  location TEXT,
+  status TINYINT DEFAULT 1,
+  alert TEXT
+) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS collections (
+  userid INT NOT NULL,
+  collectionid SMALLINT NOT NULL,
+  name VARCHAR(32) NOT NULL,
+  PRIMARY KEY (userid, collectionid),
+  KEY nameindex (userid, name)
+) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS wbo (
+  username INT NOT NULL,
+  collection SMALLINT NOT NULL DEFAULT 0,
+  id VARBINARY(64) NOT NULL DEFAULT '',
+  parentid VARBINARY(64) NULL,
+  predecessorid VARBINARY(64) NULL,
+  sortindex INT NULL,
+  modified BIGINT NULL,
+  payload LONGTEXT,
+  payload_size INT NULL,
+  PRIMARY KEY (username, collection, id),
+  KEY parentindex (username, collection, parentid),
+  KEY modified (username, collection, modified),
+  KEY weightindex (username, collection, sortindex),
+  KEY predecessorindex (username, collection, predecessorid),
+  KEY size_index (username, payload_size)
+) ENGINE=InnoDB;
+`
+
+// CreateSchema runs LegacySchema's statements one by one.
+func CreateSchema(ctx context.Context, db *sql.DB) error {
+	for _, stmt := range strings.Split(LegacySchema, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("legacy schema: %w", err)
+		}
+	}
+	return nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func orInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
