@@ -160,10 +160,13 @@ func (rs *RuleSet) apply(y yamlRules) error {
 		src []string
 	}{{&rs.Ignore, y.Ignore}, {&rs.Timestamps, y.Timestamps},
 		{&rs.Unordered, y.Unordered}, {&rs.Ordered, y.Ordered}} {
-		if _, err := path.CompileSet(list.src); err != nil {
-			return err
+		for _, src := range list.src {
+			p, err := pattern(src)
+			if err != nil {
+				return err
+			}
+			*list.dst = append(*list.dst, p)
 		}
-		*list.dst = append(*list.dst, list.src...)
 	}
 	if y.TimestampTolerance != nil {
 		d, err := parseTolerance(*y.TimestampTolerance)
@@ -177,6 +180,29 @@ func (rs *RuleSet) apply(y yamlRules) error {
 	setBool(&rs.ContentTypeParams, y.ContentTypeParams)
 	setBool(&rs.Relations, y.Relations)
 	return nil
+}
+
+// pattern checks a path pattern from YAML; header names are
+// case-insensitive, so header patterns are lower-cased.
+func pattern(src string) (string, error) {
+	root, rest, _ := strings.Cut(src, ".")
+	if i := strings.IndexByte(root, '['); i >= 0 {
+		root = root[:i]
+	}
+	switch root {
+	case "status", "body":
+	case "header":
+		if rest != "" {
+			src = "header." + strings.ToLower(rest)
+		}
+	default:
+		return "", fmt.Errorf("path %q: a path starts with status, header or body "+
+			"(a header is header.<name>, e.g. header.x-weave-timestamp)", src)
+	}
+	if _, err := path.Compile(src); err != nil {
+		return "", err
+	}
+	return src, nil
 }
 
 func setBool(dst *bool, v *bool) {

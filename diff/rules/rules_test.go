@@ -156,3 +156,16 @@ func TestCompiledDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestPatternRoots(t *testing.T) {
+	rs, err := Parse([]byte("ignore: [header.X-Weave-Alert, status, body.x]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Ignore[0] != "header.x-weave-alert" {
+		t.Errorf("header patterns are lower-cased: %q", rs.Ignore)
+	}
+	if _, err := Parse([]byte("ignore: [X-Weave-Timestamp]")); err == nil || !strings.Contains(err.Error(), "header.<name>") {
+		t.Errorf("a bare header name must be refused with a hint: %v", err)
+	}
+}
