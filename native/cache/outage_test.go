@@ -1,0 +1,181 @@
+package cache
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/google/go-cmp/cmp"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/store"
+)
+
+// noClose shares one inner engine between two cache engines.
+type noClose struct{ store.Engine }
+
+func (noClose) Close() error { return nil }
+
+// fresh fails unless every answer of e equals the database's.
+func fresh(t *testing.T, what string, f *fixture, e store.Engine, now store.Timestamp) {
+	t.Helper()
+	if d := cmp.Diff(read(t, f.sql, f.user, now), read(t, e, f.user, now)); d != "" {
+		t.Fatalf("%s: stale answer (-db +cache):\n%s", what, d)
+	}
+}
+
+// TestMemcachedKilled: memcached dies mid-test; every call still succeeds
+// from the database, the failures are counted; writes made while it is
+// down are never hidden once it is back, and the cache is used again.
+func TestMemcachedKilled(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mc := testenv.StartMemcached(t)
+			f := newFixture(t, openInner(t, b.dsn(t)), mc.Addr, Config{Backoff: 100 * time.Millisecond})
+			ctx := context.Background()
+			now := store.FromTime(time.Now())
+			apply := func(s step) {
+				t.Helper()
+				now += 100
+				if err := s.do(ctx, f.cache, f.user, now); err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+			}
+			apply(step{"put", 0, put("bookmarks", full("b1", "x"), full("b2", "y"))})
+			apply(step{"put tabs", 0, put("tabs", full("t1", "x"))})
+			fresh(t, "before", f, f.cache, now)
+
+			mc.Stop()
+			for i, s := range steps[:6] {
+				apply(s)
+				fresh(t, "down: "+s.name, f, f.cache, now)
+				if i == 2 {
+					time.Sleep(150 * time.Millisecond) // past a backoff: memcache is tried again
+				}
+			}
+			if f.errs.total() == 0 {
+				t.Error("no memcache failure was reported through OnError")
+			}
+
+			mc.Start(t)
+			fresh(t, "right after the restart", f, f.cache, now)
+			apply(steps[6])
+			waitUsable(t, f.cache)
+			fresh(t, "healed", f, f.cache, now)
+			before := f.inner.calls.Load()
+			fresh(t, "healed, again", f, f.cache, now)
+			if f.inner.calls.Load() != before {
+				t.Error("the cache is not used again after memcached came back")
+			}
+		})
+	}
+}
+
+// TestCutLinkNoStale: memcached stays up with its entries while one
+// instance cannot reach it (a network cut, or a hung server answering
+// nothing). The writes that instance makes meanwhile must not be hidden by
+// those entries once the link is back, for that instance or any other; nor
+// when the instance dies before it could heal and a new one starts.
+func TestCutLinkNoStale(t *testing.T) {
+	for _, mode := range []string{"cut", "stall"} {
+		t.Run(mode, func(t *testing.T) {
+			mc := testenv.StartMemcached(t)
+			l := newLink(t, mc.Addr)
+			inner := openInner(t, backends[0].dsn(t))
+			cfg := Config{Timeout: 50 * time.Millisecond, Backoff: 100 * time.Millisecond}
+			f := newFixture(t, inner, l.Addr(), cfg)
+			other := New(noClose{inner}, memcache.New(mc.Addr), cfg) // a second proxy instance
+			t.Cleanup(func() { other.Close() })
+			waitUsable(t, other)
+			ctx := context.Background()
+			now := store.FromTime(time.Now())
+			write := func(e store.Engine, id string) {
+				t.Helper()
+				now += 100
+				if err := put("bookmarks", full(id, id))(ctx, e, f.user, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(f.cache, "b1")
+			read(t, f.cache, f.user, now)
+			read(t, other, f.user, now)
+
+			l.set(mode)
+			write(f.cache, "b2")
+			fresh(t, "instance cut off", f, f.cache, now)
+			l.set("up")
+			fresh(t, "link back", f, f.cache, now)
+			waitUsable(t, f.cache)
+			fresh(t, "healed", f, f.cache, now)
+			fresh(t, "other instance after the heal", f, other, now)
+			if f.errs.total() == 0 {
+				t.Error("no failure reported")
+			}
+
+			// The instance dies cut off, its debt unpaid: a new instance's
+			// first contact bumps the epoch, for every instance.
+			l.set(mode)
+			write(f.cache, "b3")
+			f.cache.mc.close()
+			l.set("up")
+			started := New(noClose{inner}, memcache.New(mc.Addr), cfg)
+			t.Cleanup(func() { started.Close() })
+			waitUsable(t, started)
+			fresh(t, "new instance", f, started, now)
+			fresh(t, "other instance after a new one started", f, other, now)
+		})
+	}
+}
+
+// TestDryRunWritesNothing: the DryRun view reads its own writes through
+// the transaction and leaves both the database and memcached untouched.
+func TestDryRunWritesNothing(t *testing.T) {
+	for _, tabsOnly := range []bool{false, true} {
+		mc := testenv.StartMemcached(t)
+		f := newFixture(t, openInner(t, backends[0].dsn(t)), mc.Addr, Config{TabsInMemcacheOnly: tabsOnly})
+		ctx := context.Background()
+		now := store.FromTime(time.Now())
+		for _, s := range steps[:5] {
+			if err := s.do(ctx, f.cache, f.user, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := read(t, f.cache, f.user, now)
+		st := stats(t, mc.Addr)
+		err := f.cache.DryRun(ctx, func(v store.Engine) error {
+			now += 100
+			for _, s := range []step{
+				{"put", 0, put("bookmarks", full("b7", "seven"))},
+				{"put tabs", 0, put("tabs", full("t7", "seven"), full("t1", "changed"))},
+				{"delete", 0, del("history", store.Query{})},
+			} {
+				if err := s.do(ctx, v, f.user, now); err != nil {
+					t.Fatalf("tabsOnly=%v %s: %v", tabsOnly, s.name, err)
+				}
+			}
+			in := read(t, v, f.user, now)
+			if in.Stamps["bookmarks"] != now || in.Stamps["tabs"] != now || in.Counts["tabs"] != 3 ||
+				in.Counts["history"] != 0 || len(in.Tabs) != 3 {
+				t.Errorf("tabsOnly=%v: the view does not see its own writes: %+v", tabsOnly, in)
+			}
+			if err := v.(*Engine).InvalidateUser(ctx, f.user); err != nil {
+				t.Error(err)
+			}
+			return v.DeleteStorage(ctx, f.user)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := stats(t, mc.Addr)
+		for _, k := range []string{"cmd_set", "cmd_touch", "delete_hits", "delete_misses", "incr_hits",
+			"incr_misses", "decr_hits", "decr_misses", "cas_hits", "cas_misses", "cas_badval"} {
+			if after[k] != st[k] {
+				t.Errorf("tabsOnly=%v: DryRun changed memcached's %s from %d to %d", tabsOnly, k, st[k], after[k])
+			}
+		}
+		if d := cmp.Diff(before, read(t, f.cache, f.user, now)); d != "" {
+			t.Errorf("tabsOnly=%v: DryRun left a trace (-before +after):\n%s", tabsOnly, d)
+		}
+	}
+}
