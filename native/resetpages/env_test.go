@@ -1,0 +1,185 @@
+package resetpages
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/auth"
+	"weaveproxy/native/auth/smtpsink"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store"
+	"weaveproxy/native/store/sqlstore"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func openEngine(t *testing.T, kind string) *sqlstore.Engine {
+	t.Helper()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
+	if kind == "mariadb" {
+		dsn = "mysql:" + testenv.MariaDB(t)
+	}
+	eng, err := sqlstore.Open(context.Background(), dsn, sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	evs []cef.Event
+}
+
+func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) has(sig string, sev int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.evs {
+		if e.Signature == sig && e.Severity == sev {
+			return true
+		}
+	}
+	return false
+}
+
+type env struct {
+	t      *testing.T
+	eng    *sqlstore.Engine
+	srv    *httptest.Server
+	mail   *smtpsink.Server
+	events *recorder
+	resets *auth.Resets
+}
+
+func newEnv(t *testing.T, kind string, mutate ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, eng: openEngine(t, kind), events: &recorder{}, mail: smtpsink.Start(t)}
+	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
+	// The server's own URL is the public one: the mailed link must work.
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	e.resets = auth.NewResets(auth.ResetConfig{Users: e.eng, Mailer: mailer, PublicURL: e.srv.URL})
+	cfg := Config{
+		Users:  e.eng,
+		Auth:   auth.NewBasic(e.eng, auth.BasicOptions{Events: e.events}),
+		Resets: e.resets,
+		Events: e.events,
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = h
+	return e
+}
+
+func (e *env) user(name, password, email string) store.User {
+	e.t.Helper()
+	id, err := e.eng.CreateUser(context.Background(), store.User{Username: name, MD5: auth.HashPassword(password), Email: email, Status: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return store.User{ID: id, Username: name, Email: email}
+}
+
+type result struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// get and post behave as a browser on the same origin: the form POST
+// carries the page's Origin.
+func (e *env) get(path string) result {
+	e.t.Helper()
+	return e.send("GET", path, nil, nil)
+}
+
+func (e *env) post(path string, form url.Values, hdr ...string) result {
+	e.t.Helper()
+	h := map[string]string{"Origin": e.srv.URL, "Content-Type": "application/x-www-form-urlencoded"}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			delete(h, hdr[i])
+		} else {
+			h[hdr[i]] = hdr[i+1]
+		}
+	}
+	return e.send("POST", path, strings.NewReader(form.Encode()), h)
+}
+
+func (e *env) send(method, path string, body io.Reader, hdr map[string]string) result {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return result{res.StatusCode, string(b), res.Header}
+}
+
+var keyRE = regexp.MustCompile(`[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}`)
+
+// requestKey mails a key through the forgot form and returns it with the
+// link of the mail.
+func (e *env) requestKey(typed string) (key, link string) {
+	e.t.Helper()
+	p := e.post(ResetPath, url.Values{"username": {typed}})
+	if p.status != 200 || !strings.Contains(p.body, msgKeySent) {
+		e.t.Fatalf("forgot form: %d %s", p.status, p.body)
+	}
+	m, ok := e.mail.Next(5 * time.Second)
+	if !ok {
+		e.t.Fatal("no mail")
+	}
+	key = keyRE.FindString(m.Body)
+	for _, line := range strings.Split(m.Body, "\n") {
+		if strings.HasPrefix(line, e.srv.URL+ResetPath+"?") {
+			link = line
+		}
+	}
+	if key == "" || link == "" {
+		e.t.Fatalf("mail without key or link:\n%s", m.Body)
+	}
+	return key, link
+}
+
+func (e *env) passwordIs(name, password string) bool {
+	u, err := e.eng.UserByName(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return auth.CheckPassword(u, password)
+}
