@@ -1,0 +1,202 @@
+// Package ratelimit gives each user (and each source address, for
+// registrations) a request budget per route class and window, counted in a
+// counter.Store so that every instance sharing a memcached enforces one
+// budget (shared/spec/security.md §2).
+package ratelimit
+
+import (
+	"encoding/json"
+	"log"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"weaveproxy/native/cef"
+	"weaveproxy/native/counter"
+	"weaveproxy/native/weave"
+)
+
+// Route classes with a default budget. A classifier may use others; they
+// are limited only if Config.Classes names them.
+const (
+	ClassRead     = "read"     // GET, HEAD
+	ClassWrite    = "write"    // every other method
+	ClassRegister = "register" // account creation, keyed by source address
+)
+
+// Budget is Limit requests per Window. Limit 0 takes the class default; a
+// negative Limit means unlimited. Window 0 takes the class default.
+type Budget struct {
+	Limit  int64         `yaml:"limit"`
+	Window time.Duration `yaml:"window"`
+}
+
+// Defaults: far above a normal Firefox sync (tens of requests a minute).
+var defaults = map[string]Budget{
+	ClassRead:     {Limit: 600, Window: time.Minute},
+	ClassWrite:    {Limit: 300, Window: time.Minute},
+	ClassRegister: {Limit: 20, Window: time.Hour},
+}
+
+// DefaultBudget returns the built-in budget of a class (zero for unknown
+// classes).
+func DefaultBudget(class string) Budget { return defaults[class] }
+
+// Config sets the budgets.
+type Config struct {
+	Read     Budget `yaml:"read"`
+	Write    Budget `yaml:"write"`
+	Register Budget `yaml:"register"`
+	// Classes budgets further classes a classifier returns.
+	Classes map[string]Budget `yaml:"classes"`
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time `yaml:"-"`
+	// OnStoreError hears about counter store failures, after which the
+	// request is let through (fail open); nil logs them.
+	OnStoreError func(error) `yaml:"-"`
+	// Render writes a refusal; nil writes the bare JSON body with the
+	// error's headers. Set it to the API's renderer to add the dialect's
+	// headers (X-Weave-Timestamp).
+	Render func(http.ResponseWriter, *http.Request, *weave.Error) `yaml:"-"`
+}
+
+// Limiter enforces the budgets.
+type Limiter struct {
+	counters counter.Store
+	budgets  map[string]Budget
+	cfg      Config
+	events   cef.Sink
+}
+
+// New returns a Limiter counting in counters; events may be nil.
+func New(counters counter.Store, cfg Config, events cef.Sink) *Limiter {
+	budgets := map[string]Budget{}
+	for class, b := range cfg.Classes {
+		budgets[class] = b
+	}
+	budgets[ClassRead], budgets[ClassWrite], budgets[ClassRegister] = cfg.Read, cfg.Write, cfg.Register
+	for class, b := range budgets {
+		d := defaults[class]
+		if b.Limit == 0 {
+			b.Limit = d.Limit
+		}
+		if b.Window <= 0 {
+			b.Window = d.Window
+		}
+		if b.Window <= 0 {
+			b.Window = time.Minute
+		}
+		budgets[class] = b
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnStoreError == nil {
+		cfg.OnStoreError = func(err error) { log.Printf("ratelimit: failing open: %v", err) }
+	}
+	if cfg.Render == nil {
+		cfg.Render = renderJSON
+	}
+	if events == nil {
+		events = cef.Discard{}
+	}
+	return &Limiter{counters: counters, budgets: budgets, cfg: cfg, events: events}
+}
+
+// Budget is the effective budget of class after defaults.
+func (l *Limiter) Budget(class string) Budget { return l.budgets[class] }
+
+// Message is the body of a refusal (as a JSON string).
+const Message = "server issue: rate limited"
+
+// Check counts one request of class by key (a user name, or an address
+// for registrations). Over budget it returns a *weave.Error (as error, so
+// a nil never hides in an interface): 503 with
+// Retry-After and X-Weave-Backoff set to the seconds until the window
+// ends. An empty class or key, an unbudgeted class, and a counter store
+// failure all let the request through.
+func (l *Limiter) Check(r *http.Request, class, key string) error {
+	b, ok := l.budgets[class]
+	if class == "" || key == "" || !ok || b.Limit <= 0 {
+		return nil
+	}
+	now := l.cfg.Now()
+	idx := now.UnixNano() / int64(b.Window)
+	n, err := l.counters.Incr(r.Context(), "rl:"+class+":"+key+":"+strconv.FormatInt(idx, 10), b.Window)
+	if err != nil {
+		l.cfg.OnStoreError(err)
+		return nil
+	}
+	if n <= b.Limit {
+		return nil
+	}
+	if n == b.Limit+1 {
+		// Once per subject and window: a client hammering away must not
+		// flood the security log.
+		user := key
+		if class == ClassRegister {
+			user = ""
+		}
+		l.events.Emit(r, cef.RateLimited(user, class, key, b.Limit, b.Window))
+	}
+	end := time.Unix(0, (idx+1)*int64(b.Window))
+	secs := strconv.FormatInt(max(int64((end.Sub(now)+time.Second-1)/time.Second), 1), 10)
+	return &weave.Error{Status: http.StatusServiceUnavailable, Message: Message,
+		Header: map[string]string{"Retry-After": secs, "X-Weave-Backoff": secs}}
+}
+
+// Wrap limits next: classify names each request's class and key (empty
+// class: not limited).
+func (l *Limiter) Wrap(next http.Handler, classify func(*http.Request) (class, key string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		class, key := classify(r)
+		if err := l.Check(r, class, key); err != nil {
+			werr, _ := weave.AsError(err)
+			l.cfg.Render(w, r, werr)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func renderJSON(w http.ResponseWriter, _ *http.Request, e *weave.Error) {
+	for k, v := range e.Header {
+		w.Header().Set(k, v)
+	}
+	body, _ := json.Marshal(e.Message)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.Status)
+	w.Write(body)
+}
+
+// MethodClass is the class of a storage request: reads for GET and HEAD,
+// writes for the rest.
+func MethodClass(method string) string {
+	if method == http.MethodGet || method == http.MethodHead {
+		return ClassRead
+	}
+	return ClassWrite
+}
+
+// ByUser classifies by method, keyed by the user userOf finds in the
+// request (lower-cased, as the legacy server compared names); requests
+// with no user are not limited.
+func ByUser(userOf func(*http.Request) string) func(*http.Request) (string, string) {
+	return func(r *http.Request) (string, string) {
+		u := strings.ToLower(userOf(r))
+		if u == "" {
+			return "", ""
+		}
+		return MethodClass(r.Method), u
+	}
+}
+
+// ByAddress classifies every request as class, keyed by its source
+// address (cef.ClientAddr): for registrations.
+func ByAddress(class string, trustForwarded bool) func(*http.Request) (string, string) {
+	return func(r *http.Request) (string, string) {
+		return class, cef.ClientAddr(r, trustForwarded)
+	}
+}

@@ -1,0 +1,217 @@
+package ratelimit
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/counter"
+	"weaveproxy/native/weave"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []cef.Event
+}
+
+func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// pathUser takes the user from /1.0/<user>/...
+func pathUser(r *http.Request) string {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+// okHandler counts the requests that got through.
+type okHandler struct{ n atomic.Int64 }
+
+func (h *okHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	h.n.Add(1)
+	w.Write([]byte("ok"))
+}
+
+func do(h http.Handler, method, target string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+	return w
+}
+
+// base is 20 s into an hour (so into a minute too; windows align to the
+// Unix epoch).
+var base = time.Unix(1_800_000_000-1_800_000_000%3600+20, 0)
+
+func TestBudgetsAndRefusal(t *testing.T) {
+	clk := &fakeClock{t: base}
+	ev := &recorder{}
+	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 4}, Write: Budget{Limit: 2}, Now: clk.Now}, ev)
+	next := &okHandler{}
+	h := l.Wrap(next, ByUser(pathUser))
+
+	for i := 0; i < 4; i++ {
+		if w := do(h, "GET", "/1.0/alice/info/collections"); w.Code != 200 {
+			t.Fatalf("read %d: %d", i, w.Code)
+		}
+	}
+	// Writes have their own budget, and HEAD counts as a read.
+	for i := 0; i < 2; i++ {
+		if w := do(h, "PUT", "/1.0/alice/storage/tabs/x"); w.Code != 200 {
+			t.Fatalf("write %d: %d", i, w.Code)
+		}
+	}
+	clk.Set(base.Add(15500 * time.Millisecond))
+	for _, m := range []string{"HEAD", "GET", "POST", "DELETE"} {
+		w := do(h, m, "/1.0/Alice/storage/bookmarks")
+		if w.Code != 503 {
+			t.Fatalf("%s over budget: %d", m, w.Code)
+		}
+		// 24.5 s to the end of the minute, rounded up.
+		if w.Header().Get("Retry-After") != "25" || w.Header().Get("X-Weave-Backoff") != "25" {
+			t.Errorf("%s headers %v", m, w.Header())
+		}
+		if w.Header().Get("Content-Type") != "application/json" || w.Body.String() != `"server issue: rate limited"` {
+			t.Errorf("%s body %q type %q", m, w.Body.String(), w.Header().Get("Content-Type"))
+		}
+	}
+	if next.n.Load() != 6 {
+		t.Errorf("%d requests reached the handler, want 6", next.n.Load())
+	}
+	// Another user is unaffected; requests without a user are not limited.
+	if w := do(h, "GET", "/1.0/bob/info/collections"); w.Code != 200 {
+		t.Errorf("bob: %d", w.Code)
+	}
+	if w := do(h, "GET", "/"); w.Code != 200 {
+		t.Errorf("no user: %d", w.Code)
+	}
+	// One CEF event per class and window, however many refusals.
+	if ev.Len() != 2 {
+		t.Fatalf("%d events, want 2", ev.Len())
+	}
+	e := ev.events[0]
+	if e.Signature != cef.SigRateLimited || e.Username != "alice" {
+		t.Errorf("event %+v", e)
+	}
+	// The next window starts afresh.
+	clk.Set(base.Add(40 * time.Second))
+	if w := do(h, "GET", "/1.0/alice/info/collections"); w.Code != 200 {
+		t.Errorf("next window: %d", w.Code)
+	}
+}
+
+func TestDefaultsAndUnlimited(t *testing.T) {
+	l := New(counter.NewMemory(), Config{Write: Budget{Limit: -1}, Classes: map[string]Budget{"search": {Limit: 1}}}, nil)
+	for class, want := range map[string]Budget{
+		ClassRead:     {600, time.Minute},
+		ClassWrite:    {-1, time.Minute},
+		ClassRegister: {20, time.Hour},
+		"search":      {1, time.Minute},
+	} {
+		if got := l.Budget(class); got != want {
+			t.Errorf("%s: %+v, want %+v", class, got, want)
+		}
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	for i := 0; i < 1000; i++ {
+		if err := l.Check(r, ClassWrite, "u"); err != nil {
+			t.Fatalf("unlimited write %d: %v", i, err)
+		}
+	}
+	if err := l.Check(r, "search", "u"); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Check(r, "search", "u")
+	if we, ok := weave.AsError(err); !ok || we.Status != 503 || we.Message != Message {
+		t.Errorf("second search: %v", err)
+	}
+	if err := l.Check(r, "unknown", "u"); err != nil {
+		t.Errorf("unbudgeted class limited: %v", err)
+	}
+}
+
+// TestRegistrationByAddress: registrations are counted per source
+// address, whatever name is registered.
+func TestRegistrationByAddress(t *testing.T) {
+	clk := &fakeClock{t: base}
+	ev := &recorder{}
+	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Register: Budget{Limit: 2}, Now: clk.Now}, ev)
+	h := l.Wrap(&okHandler{}, ByAddress(ClassRegister, false))
+	reg := func(user, addr string) int {
+		r := httptest.NewRequest("PUT", "/user/1.0/"+user, nil)
+		r.RemoteAddr = addr + ":40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if reg("a", "192.0.2.1") != 200 || reg("b", "192.0.2.1") != 200 {
+		t.Fatal("first two registrations refused")
+	}
+	if c := reg("c", "192.0.2.1"); c != 503 {
+		t.Errorf("third from one address: %d", c)
+	}
+	if c := reg("d", "192.0.2.2"); c != 200 {
+		t.Errorf("other address: %d", c)
+	}
+	if ev.Len() != 1 || ev.events[0].Username != "" {
+		t.Errorf("events %+v", ev.events)
+	}
+	// The window is an hour: 59 minutes later the address is still refused.
+	clk.Set(base.Add(59 * time.Minute))
+	if c := reg("e", "192.0.2.1"); c != 503 {
+		t.Errorf("same hour: %d", c)
+	}
+	clk.Set(base.Add(time.Hour))
+	if c := reg("f", "192.0.2.1"); c != 200 {
+		t.Errorf("next hour: %d", c)
+	}
+}
+
+// TestCustomRender: the API's renderer gets the refusal.
+func TestCustomRender(t *testing.T) {
+	var got *weave.Error
+	l := New(counter.NewMemory(), Config{Read: Budget{Limit: 1}, Render: func(w http.ResponseWriter, _ *http.Request, e *weave.Error) {
+		got = e
+		w.WriteHeader(e.Status)
+	}}, nil)
+	h := l.Wrap(&okHandler{}, ByUser(pathUser))
+	do(h, "GET", "/1.0/u/x")
+	if w := do(h, "GET", "/1.0/u/x"); w.Code != 503 || got == nil || got.Header["Retry-After"] == "" {
+		t.Errorf("code %d, rendered %+v", w.Code, got)
+	}
+}
