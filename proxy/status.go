@@ -1,0 +1,68 @@
+package proxy
+
+import (
+	"time"
+
+	"weaveproxy/proxy/routes"
+)
+
+// Status describes the table in force, for the admin API.
+type Status struct {
+	Source     string        `json:"source"`
+	LoadedAt   time.Time     `json:"loaded_at"`
+	Default    routes.Mode   `json:"default"`
+	Legacy     LegacyStatus  `json:"legacy"`
+	Routes     []RouteStatus `json:"routes"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
+}
+
+// LegacyStatus is the legacy upstream and its breaker.
+type LegacyStatus struct {
+	URL            string `json:"url"`
+	Breaker        string `json:"breaker"` // closed, half-open or open
+	BackoffSeconds int    `json:"backoff_seconds"`
+}
+
+// RouteStatus is one route as it is being served.
+type RouteStatus struct {
+	Match        string      `json:"match"`
+	Mode         routes.Mode `json:"mode"`
+	Percent      int         `json:"percent,omitempty"`
+	Fallback     bool        `json:"fallback,omitempty"`
+	ShadowWrites bool        `json:"shadow_writes,omitempty"`
+	Line         int         `json:"line,omitempty"` // in the source file; 0: by default
+	Listed       bool        `json:"listed"`         // false: a built-in route on the default mode
+}
+
+// Status reports the table in force, the breaker state and the last
+// reload.
+func (p *Proxy) Status() Status {
+	st := p.state.Load()
+	t := st.table
+	s := Status{Source: t.Source, LoadedAt: st.loadedAt, Default: t.Default,
+		Legacy: LegacyStatus{URL: t.Legacy.URL, Breaker: st.legacy.State(),
+			BackoffSeconds: t.Legacy.Breaker.BackoffSeconds()},
+		LastReload: p.last.Load()}
+	listed := map[string]bool{}
+	for _, rt := range t.Routes {
+		listed[rt.Match] = true
+		s.Routes = append(s.Routes, routeStatus(rt))
+	}
+	for _, rt := range t.Builtins {
+		if !listed[rt.Match] {
+			s.Routes = append(s.Routes, routeStatus(rt))
+		}
+	}
+	return s
+}
+
+func routeStatus(rt *routes.Route) RouteStatus {
+	rs := RouteStatus{Match: rt.Match, Mode: rt.Mode, Fallback: rt.Fallback, Line: rt.Line, Listed: rt.Listed}
+	if rt.Mode == routes.Canary {
+		rs.Percent = rt.Percent
+	}
+	if rt.Mode == routes.Shadow {
+		rs.ShadowWrites = rt.ShadowWrites
+	}
+	return rs
+}
