@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,5 +292,48 @@ func TestDatabaseDown(t *testing.T) {
 	w = c.do("GET", "/user/1.0/alice", "")
 	if _, backoff := w.header("X-Weave-Backoff"); w.Status != 503 || string(w.Body) != `"Database unavailable"` || backoff {
 		t.Errorf("user API: %d %q %v", w.Status, w.Body, w.Headers)
+	}
+}
+
+// TestConcurrentClients: several clients at once (PHP workers, one
+// database) each read back exactly their own writes.
+func TestConcurrentClients(t *testing.T) {
+	f := startFixture(t, legacy.Options{})
+	f.createUser(t, "alice", "correct horse 1")
+	auth := [][2]string{{"Authorization", newClient(t, f.php, "alice", "correct horse 1").auth}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				item := fmt.Sprintf("/1.0/alice/storage/tabs/g%d-%d", g, i)
+				payload := fmt.Sprintf(`{"payload":"p%d-%d"}`, g, i)
+				w, err := send(f.php.Addr, "PUT", item, auth, []byte(payload))
+				if err == nil && w.Status != 200 {
+					err = fmt.Errorf("PUT %s: %d %q", item, w.Status, w.Body)
+				}
+				if err == nil {
+					w, err = send(f.php.Addr, "GET", item, auth, nil)
+				}
+				if err == nil && (w.Status != 200 || !strings.Contains(string(w.Body), fmt.Sprintf(`"payload":"p%d-%d"`, g, i))) {
+					err = fmt.Errorf("GET %s: %d %q", item, w.Status, w.Body)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	counts := newClient(t, f.php, "alice", "correct horse 1").mustDo(200, "GET", "/1.0/alice/info/collection_counts", "")
+	if string(counts.Body) != `{"tabs":80}` {
+		t.Errorf("info/collection_counts = %s, want {\"tabs\":80}", counts.Body)
 	}
 }

@@ -7,13 +7,15 @@
  *
  *     php -S 127.0.0.1:PORT -t e2e/legacy e2e/legacy/router.php
  *
- * It is a test fixture, written from the spec and the recordings, not the
- * legacy code. Its quirks are on purpose: PHP float timestamps, `[]` for empty
- * maps, `failed` as `[]` or an object, bare error codes, "record not found",
- * the method/function gate (400 1), no info/collection_usage, no DELETE
- * /storage, the index_above/index_below bug, full=0 as ids, Accept substring
- * rules, body id wins on PUT, PUT with a payload rewrites every column, ttl
- * ignored, sortindex cast to int, md5(utf8_encode(password)) in users.md5.
+ * It is a test fixture written from the spec, the recordings and what the
+ * legacy code did (none of it copied). Its quirks are on purpose: PHP float
+ * timestamps, `[]` for empty maps, `failed` as `[]` or an object, bare error
+ * codes, "record not found", the method/function gate (400 1), no
+ * info/collection_usage, no DELETE /storage, the index_above/index_below bug,
+ * limit=-1 as an SQL error (503), full=0 as ids, Accept substring rules, body
+ * id wins on PUT, PUT with a payload rewrites every column, ttl ignored,
+ * sortindex cast to int, md5(utf8_encode(password)) in users.md5, "success\t"
+ * from DELETE /user/1.0/<u>.
  *
  * Where the recorded PHP 8 server died with a fatal error, this does what the
  * PHP 5 code it was written for did:
@@ -21,7 +23,8 @@
  *     predecessorid, sortindex; modified only when parentid is given) and
  *     never creates one (REC #39 showed an HTML fatal error, nothing updated);
  *   - a non-numeric older/newer/X-If-Unmodified-Since counts as 0: older and
- *     newer are then not applied (REC #84);
+ *     newer are then not applied (REC #84), X-If-Unmodified-Since: abc is
+ *     412 on any collection with a stamp;
  *   - a JSON body that is not an object/list is treated as having no fields;
  *   - /misc/1.0/captcha_html answers 404 with an empty body (REC #19).
  * Other deliberate choices: the Authorization header is read as the PHP code
@@ -29,7 +32,11 @@
  * CGI fallback that splits at every ':'); DELETE /user/1.0/<u> removes the
  * user's wbo and collections rows by numeric id (the PHP code's query used the
  * name and deleted nothing); DELETE /user/1.0/<u>/<anything> is 400 1 (the PHP
- * code deleted the account); only /1.0/ storage paths exist (others 404).
+ * code deleted the account); only /1.0/ storage paths exist (others 404);
+ * field values that are not scalars make an id invalid; lists without sort
+ * carry an explicit ORDER BY giving the order the recorded server's MariaDB
+ * plans produced (ids alone: sortindex, id; else id; sort ties: id), so that
+ * answers are deterministic.
  *
  * Left out: CAPTCHA, the X-Weave-Secret admin bypass, password-reset codes and
  * mail, the registration throttle DB and node assignment (node/weave answers
@@ -40,6 +47,8 @@
  *   WEAVE_MYSQL_HOST, WEAVE_MYSQL_PORT, WEAVE_MYSQL_USER, WEAVE_MYSQL_PASS,
  *   WEAVE_MYSQL_DB            the database (schema created by someone else)
  *   WEAVE_MEMCACHE_ADDR       host:port: keep the legacy coll:<userid> map
+ *                             there (PHP serialize() of name => hundredths
+ *                             as int, flags 1, as PHP's Memcache extension)
  *   WEAVE_STORAGE_MEMCACHE_DECAY  its expiry in seconds (default 3600)
  *   WEAVE_QUOTA               the quota shown by info/quota (default 5000)
  *   WEAVE_PAYLOAD_MAX_SIZE    bytes (default 262144)
@@ -48,12 +57,14 @@
  *     status:info_quota[=N]   GET info/quota answers status N (default 500)
  *     drop:sortindex          full WBOs leave out sortindex
  *     reverse:sort_index      sort=index lists come back reversed
+ *   PHP_CLI_SERVER_WORKERS    php -S worker processes (legacy.Start sets 4)
  */
 
 ini_set('display_errors', '0'); // warnings must never reach a body
 ini_set('log_errors', '1');
 
 require __DIR__ . '/storage.php';
+require __DIR__ . '/memcache.php';
 require __DIR__ . '/user.php';
 
 function env($name, $default = null)

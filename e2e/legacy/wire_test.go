@@ -41,9 +41,17 @@ func (w wire) header(name string) (string, bool) {
 // slashes and double slashes reach the server untouched.
 func roundTrip(t testing.TB, addr, method, target string, headers [][2]string, body []byte) wire {
 	t.Helper()
+	w, err := send(addr, method, target, headers, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func send(addr, method, target string, headers [][2]string, body []byte) (wire, error) {
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return wire{}, fmt.Errorf("%s %s: %w", method, target, err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(60 * time.Second))
@@ -58,13 +66,13 @@ func roundTrip(t testing.TB, addr, method, target string, headers [][2]string, b
 	req.WriteString("Connection: close\r\n\r\n")
 	req.Write(body)
 	if _, err := conn.Write(req.Bytes()); err != nil {
-		t.Fatalf("%s %s: write: %v", method, target, err)
+		return wire{}, fmt.Errorf("%s %s: write: %w", method, target, err)
 	}
 	w, err := readWire(bufio.NewReader(conn))
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return wire{}, fmt.Errorf("%s %s: %w", method, target, err)
 	}
-	return w
+	return w, nil
 }
 
 func readWire(r *bufio.Reader) (wire, error) {
