@@ -22,9 +22,9 @@ var ErrNoSource = errors.New("proxy: the routes table has no source file to relo
 
 // ReloadStatus is the outcome of the last reload attempt.
 type ReloadStatus struct {
-	At       time.Time
-	Error    string           // "" when it succeeded
-	Problems []routes.Problem // the file's problems, when it did not parse
+	At       time.Time        `json:"at"`
+	Error    string           `json:"error,omitempty"`    // "" when it succeeded
+	Problems []routes.Problem `json:"problems,omitempty"` // the file's problems, when it did not parse
 }
 
 // Reload re-reads the routes file. A valid file replaces the table in

@@ -15,8 +15,9 @@ import (
 
 // Problem is one thing wrong with a routes file, at a line and column.
 type Problem struct {
-	Line, Column int
-	Msg          string
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Msg    string `json:"msg"`
 }
 
 // ParseError lists every problem found in a file, so that Ops fix them in
