@@ -87,12 +87,17 @@ type Engine struct {
 var _ store.Engine = (*Engine)(nil)
 
 // New wraps inner with the memcache reached by client. It sets
-// client.Timeout to cfg.Timeout. The first successful contact with
-// memcached bumps the global epoch (see the package doc); until then
-// calls are served by inner alone.
+// client.Timeout to cfg.Timeout, and client.MaxIdleConns to 16 when it is
+// zero: a write runs memcache operations in parallel, and the library's
+// default of 2 idle connections would make it dial for each. The first
+// successful contact with memcached bumps the global epoch (see the
+// package doc); until then calls are served by inner alone.
 func New(inner store.Engine, client *memcache.Client, cfg Config) *Engine {
 	cfg = cfg.withDefaults()
 	client.Timeout = cfg.Timeout
+	if client.MaxIdleConns == 0 {
+		client.MaxIdleConns = 16
+	}
 	php := cfg.PHPClient
 	if php == nil {
 		php = client

@@ -20,14 +20,25 @@ func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, 
 		}
 		return olds, err
 	}
-	pre, preOK := e.fetch(userID, nStamps)
+	// The timestamps are read while the database writes: reading them
+	// after the commit is as safe (see afterWrite) and saves a round trip.
+	type fetched struct {
+		s  snap
+		ok bool
+	}
+	preCh := make(chan fetched, 1)
+	go func() {
+		s, ok := e.fetch(userID, nStamps)
+		preCh <- fetched{s, ok}
+	}()
 	olds, err := e.inner.PutItems(ctx, userID, collection, items)
+	pre := <-preCh
 	if err != nil {
 		// The outcome of a failed commit is not always known: invalidate.
 		e.afterWrite(userID, snap{}, false, nil)
 		return nil, err
 	}
-	e.afterWrite(userID, pre, preOK, func(m map[string]store.Timestamp) bool {
+	e.afterWrite(userID, pre.s, pre.ok, func(m map[string]store.Timestamp) bool {
 		// Only a write that does not go back in time gives a MAX() known
 		// without the database: an older modified may replace the row
 		// that held the maximum, and a NULL one is not counted at all.
@@ -87,14 +98,26 @@ func (e *Engine) wipe(userID int64, inner func() error) error {
 // afterWrite runs after every database write, committed or failed: it
 // moves the user's generation on, which voids every entry built before,
 // and drops PHP's coll: key. When the increment cannot be made the debt
-// is recorded for the healer. With stamps set and the timestamps read
-// valid before the write, they are updated in place when no other write
-// came in between (the increment returned exactly the next generation).
+// is recorded for the healer.
+//
+// With stamps set and pre holding timestamps valid at generation G, they
+// are updated in place when the increment returns exactly G+1. pre may
+// have been read before or after the commit: if a reader rebuilt it after
+// the commit it already holds this write, and applying a write's
+// timestamps twice changes nothing. Any other write that pre misses
+// either incremented before this one (the increment is then not G+1) or
+// will increment after it and void the entry stored here.
 func (e *Engine) afterWrite(userID int64, pre snap, preOK bool, stamps func(map[string]store.Timestamp) bool) {
 	if e.dry != nil {
 		return
 	}
-	defer e.dropPHP(userID)
+	// PHP's key lives apart: drop it in parallel, one round trip less.
+	php := make(chan struct{})
+	go func() {
+		e.dropPHP(userID)
+		close(php)
+	}()
+	defer func() { <-php }()
 	gen, err := e.mc.incr(keyGen(e.cfg.Prefix, userID))
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return // no generation: no entry can match any more
