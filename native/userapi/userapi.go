@@ -88,10 +88,8 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// Prefixes the handler answers under; callers mount it for each.
-var Prefixes = []string{"/user/1.0/", "/user/1/", "/misc/1.0/", "/misc/1/"}
-
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler for /user/1.0/, /user/1/ and
+// /misc/1.0/captcha_html (also /misc/1/); anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	p := r.URL.Path
