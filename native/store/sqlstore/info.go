@@ -23,8 +23,11 @@ const liveCond = " AND (t.ttl IS NULL OR t.ttl > ?)"
 // CollectionTimestamps maps each collection with rows to its highest
 // modified; ttl does not matter here.
 func (e *Engine) CollectionTimestamps(ctx context.Context, userID int64) (map[string]store.Timestamp, error) {
-	query := "SELECT collection, COALESCE(MAX(modified), 0) FROM " + e.d.quote(e.t.wbo) +
-		" WHERE username = ? GROUP BY collection"
+	// Grouping by username too, though it is fixed, lets MySQL answer from
+	// the (username, collection, modified) index with one probe per
+	// collection ("index for group-by") instead of reading every row.
+	query := "SELECT collection, MAX(modified) FROM " + e.d.quote(e.t.wbo) +
+		" WHERE username = ? GROUP BY username, collection"
 	m, err := e.perCollection(ctx, "collection timestamps", query, userID)
 	if err != nil {
 		return nil, err
@@ -127,12 +130,12 @@ func (e *Engine) perCollection(ctx context.Context, op, query string, userID int
 	var vals []int64
 	for rows.Next() {
 		var id int
-		var v int64
+		var v sql.NullInt64 // MAX of only NULLs
 		if err := rows.Scan(&id, &v); err != nil {
 			rows.Close()
 			return nil, e.wrap(op, err)
 		}
-		ids, vals = append(ids, id), append(vals, v)
+		ids, vals = append(ids, id), append(vals, v.Int64)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -3,16 +3,20 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
+	"time"
 
 	"weaveproxy/native/store"
 )
 
 // maxAttempts bounds how often a transaction that lost a deadlock is run
-// again. InnoDB picks a victim when two writers lock rows of one user in
-// different orders (PHP and this engine, say); running it again is the
-// documented answer.
-const maxAttempts = 3
+// again. InnoDB picks a victim when two writers lock the same rows or gaps
+// (two inserts of one new id, PHP and this engine on one user); running it
+// again, after a random pause so the contenders spread out, is the
+// documented answer. Each round has a winner, so a handful of rounds covers
+// even a crowd of writers on one row.
+const maxAttempts = 10
 
 // withTx runs fn in a transaction and commits it, or rolls it back when fn
 // fails: writes are all or nothing. In a DryRun view there is already a
@@ -28,6 +32,12 @@ func (e *Engine) withTx(ctx context.Context, fn func(q querier) error) error {
 			return err
 		}
 		e.log.DebugContext(ctx, "transaction retried", "attempt", attempt, "err", err)
+		pause := time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
 	}
 }
 
