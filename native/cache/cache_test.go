@@ -125,6 +125,11 @@ var steps = []step{
 	{"partial update", time.Second, put("bookmarks", func(store.Timestamp) store.WBO {
 		return store.WBO{ID: "b1", SortIndex: ptr[int64](5)}
 	})},
+	{"put with an older modified (MAX goes back)", time.Second, put("bookmarks", func(now store.Timestamp) store.WBO {
+		return item("b1", "older", now-1000)
+	}, func(now store.Timestamp) store.WBO {
+		return item("b2", "older", now-1000)
+	})},
 	{"new row without payload", time.Second, put("clients", func(store.Timestamp) store.WBO {
 		return store.WBO{ID: "cl1", ParentID: ptr("p")}
 	})},

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,5 +178,154 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if d := cmp.Diff(before, read(t, f.cache, f.user, now)); d != "" {
 			t.Errorf("tabsOnly=%v: DryRun left a trace (-before +after):\n%s", tabsOnly, d)
 		}
+	}
+}
+
+// TestDirtyOverflowBumpsEpoch: past MaxDirty users owed, the healer voids
+// every entry through the epoch instead.
+func TestDirtyOverflowBumpsEpoch(t *testing.T) {
+	mc := testenv.StartMemcached(t)
+	l := newLink(t, mc.Addr)
+	inner := openInner(t, backends[0].dsn(t))
+	cfg := Config{MaxDirty: 1, Backoff: 50 * time.Millisecond}
+	f := newFixture(t, inner, l.Addr(), cfg)
+	other := New(noClose{inner}, memcache.New(mc.Addr), cfg)
+	t.Cleanup(func() { other.Close() })
+	waitUsable(t, other)
+	ctx := context.Background()
+	second, err := inner.CreateUser(ctx, store.User{Username: "second" + f.name, MD5: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []int64{f.user, second}
+	now := store.FromTime(time.Now())
+	for _, u := range users {
+		read(t, other, u, now)
+	}
+	l.set("cut")
+	for _, u := range users {
+		if err := put("history", full("h", "x"))(ctx, f.cache, u, now+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cache.mc.mu.Lock()
+	overflowed := f.cache.mc.epochOwed != f.cache.mc.epochPaid
+	f.cache.mc.mu.Unlock()
+	if !overflowed {
+		t.Fatal("the second user did not overflow into the epoch")
+	}
+	l.set("up")
+	waitUsable(t, f.cache)
+	for _, u := range users {
+		if d := cmp.Diff(read(t, inner, u, now+1), read(t, other, u, now+1)); d != "" {
+			t.Errorf("user %d stale (-db +cache):\n%s", u, d)
+		}
+	}
+}
+
+// TestInvalidateLookupFailureBumpsEpoch: when the proxy's invalidation
+// cannot even find the user id, every entry is voided.
+func TestInvalidateLookupFailureBumpsEpoch(t *testing.T) {
+	mc := testenv.StartMemcached(t)
+	dsn := backends[0].dsn(t)
+	f := newFixture(t, openInner(t, dsn), mc.Addr, Config{})
+	ctx := context.Background()
+	now := store.FromTime(time.Now())
+	read(t, f.cache, f.user, now)
+	if err := put("bookmarks", full("legacy", "x"))(ctx, f.sql, f.user, now); err != nil {
+		t.Fatal(err)
+	}
+	broken := openInner(t, dsn)
+	broken.Close()
+	g := New(broken, memcache.New(mc.Addr), Config{})
+	defer g.mc.close()
+	waitUsable(t, g)
+	Invalidator{E: g}.InvalidateUser(ctx, f.name)
+	waitUsable(t, g)
+	fresh(t, "after a failed lookup", f, f.cache, now)
+}
+
+// TestConcurrentWritersNeverStale: writers on two instances race with
+// readers rebuilding entries; once a write has returned, a read on either
+// instance sees it, and at the end both equal the database.
+func TestConcurrentWritersNeverStale(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mc := testenv.StartMemcached(t)
+			inner := openInner(t, b.dsn(t))
+			f := newFixture(t, inner, mc.Addr, Config{})
+			other := New(noClose{inner}, memcache.New(mc.Addr), Config{})
+			t.Cleanup(func() { other.Close() })
+			waitUsable(t, other)
+			engines := []store.Engine{f.cache, other}
+			ctx := context.Background()
+			start := store.FromTime(time.Now())
+			const writers, rounds = 4, 15
+			errc := make(chan error, writers+1)
+			stop := make(chan struct{})
+			go func() { // a reader that keeps rebuilding entries
+				for {
+					select {
+					case <-stop:
+						errc <- nil
+						return
+					default:
+					}
+					for _, e := range engines {
+						if _, err := e.CollectionTimestamps(ctx, f.user); err != nil {
+							errc <- err
+							return
+						}
+						e.CollectionCounts(ctx, f.user, start)
+					}
+				}
+			}()
+			for w := range writers {
+				go func() {
+					coll := fmt.Sprintf("coll%d", w)
+					for r := range rounds {
+						ts := start + store.Timestamp(r*writers+w+1)
+						e := engines[(w+r)%2]
+						if _, err := e.PutItems(ctx, f.user, coll, []store.WBO{item(fmt.Sprint(r), "x", ts)}); err != nil {
+							errc <- err
+							return
+						}
+						for _, e := range engines {
+							m, err := e.CollectionTimestamps(ctx, f.user)
+							if err != nil {
+								errc <- err
+								return
+							}
+							if m[coll] < ts {
+								errc <- fmt.Errorf("%s: write at %d returned, a read then gave %d", coll, ts, m[coll])
+								return
+							}
+							c, err := e.CollectionCounts(ctx, f.user, start)
+							if err != nil {
+								errc <- err
+								return
+							}
+							if c[coll] < int64(r+1) {
+								errc <- fmt.Errorf("%s: %d writes returned, a read then counted %d", coll, r+1, c[coll])
+								return
+							}
+						}
+					}
+					errc <- nil
+				}()
+			}
+			for range writers {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(stop)
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range engines {
+				fresh(t, "at the end", f, e, start)
+			}
+		})
 	}
 }
