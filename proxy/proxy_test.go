@@ -150,8 +150,14 @@ routes:
 			t.Errorf("%s %s (legacy %s): invalidated %v, want %v", c.method, c.uri, c.status, got, c.want)
 		}
 	}
-	f.legacy.Close() // not reached: nothing was written
-	f.do("DELETE", "/1.0/alice/storage/bookmarks", nil)
+	// Legacy refusing the connection: nothing was written. (A fresh proxy:
+	// on a kept-alive connection that legacy closed, a write may or may not
+	// have arrived, and the proxy rightly invalidates.)
+	dead := newFixture(t, "legacy: {url: LEGACY}\n", Config{Invalidator: inv})
+	dead.legacy.Close()
+	if status, _, _ := dead.do("DELETE", "/1.0/alice/storage/bookmarks", nil); status != 503 {
+		t.Errorf("dead legacy: %d", status)
+	}
 	if got := inv.take(); got != nil {
 		t.Errorf("unreachable legacy: invalidated %v", got)
 	}
