@@ -266,3 +266,47 @@ func TestOpenRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestLatin1LegacyDatabase runs on a legacy database in MySQL's old
+// default character set, read through a latin1 connection as PHP's did:
+// bytes pass through untouched, so UTF-8 payloads and ids round-trip
+// exactly and sizes stay in bytes.
+func TestLatin1LegacyDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn := strings.Replace(testenv.MariaDB(t), "charset=utf8mb4", "charset=latin1", 1)
+	e, err := Open(ctx, "mysql:"+dsn, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.DB().ExecContext(ctx, "ALTER DATABASE CHARACTER SET latin1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ddl := range legacyDDL["mysql"] {
+		if _, err := e.DB().ExecContext(ctx, ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"ciphertext":"héllo 🦊"}`
+	w := wbo("🦊", payload, 100)
+	w.ParentID = ptr("père")
+	mustPut(t, e, 1, "näme-🦊", w)
+	got, err := e.GetItem(ctx, 1, "näme-🦊", "🦊", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Payload != payload || *got.ParentID != "père" || got.PayloadSize != int64(len(payload)) {
+		t.Fatalf("latin1 round trip: %q %q %d", *got.Payload, *got.ParentID, got.PayloadSize)
+	}
+	var stored int
+	if err := e.DB().QueryRowContext(ctx, "SELECT LENGTH(payload) FROM wbo").Scan(&stored); err != nil || stored != len(payload) {
+		t.Fatalf("stored %d bytes (%v), want the UTF-8 bytes as they are, %d", stored, err, len(payload))
+	}
+	stamps, err := e.CollectionTimestamps(ctx, 1)
+	if err != nil || stamps["näme-🦊"] != 100 {
+		t.Fatalf("timestamps %v %v", stamps, err)
+	}
+}

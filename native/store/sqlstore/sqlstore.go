@@ -67,6 +67,12 @@ type querier interface {
 // Open parses "sqlite:PATH" or "mysql:<go-sql-driver DSN>" and opens the
 // engine. It does not touch the schema (see Init) and does not connect yet:
 // call Ping to check the database answers.
+//
+// On MySQL the DSN's charset must be the one the legacy data was written
+// with: a latin1 database that PHP filled through a latin1 connection is
+// read with charset=latin1, which passes the UTF-8 bytes through as they
+// are; a utf8mb4 connection would convert them (and refuse emoji in
+// latin1 columns).
 func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 	t, err := cfg.tables()
 	if err != nil {
