@@ -71,12 +71,14 @@
 //
 // # Updates in place
 //
-// After a write, the timestamp map is updated in place instead of being
-// dropped when the writer read it valid at generation G before writing and
-// its increment returned exactly G+1 (no other write in between), and
-// every written item has a modified. Counts, usage, size and items are
-// rebuilt on the next read: PutItems does not say which rows were new or
-// how big the old payloads were.
+// After a PutItems, the timestamp map is updated in place instead of being
+// voided when the writer read it valid at generation G (while the database
+// wrote) and its increment returned exactly G+1, and no written item lowers
+// or nulls the collection's MAX(modified); see afterWrite for why that is
+// safe. Counts, usage, size and items are rebuilt on the next read:
+// PutItems does not say which rows were new or how big the old payloads
+// were. A write costs two memcache round trips after the commit (the
+// increment, then the in-place update; PHP's key is dropped alongside).
 //
 // # Tabs
 //
@@ -98,5 +100,8 @@
 // writes: every native write and delete deletes that key (through
 // Config.PHPClient when PHP uses another server) so PHP rebuilds it from
 // the database. The other direction is InvalidateUser, which the proxy
-// calls after each write it forwarded to PHP.
+// calls after each write it forwarded to PHP (through Invalidator, by
+// name): it increments the user's generation like a native write, owes it
+// to the healer when memcache is unreachable, and bumps the global epoch
+// when the name cannot be resolved to an id.
 package cache

@@ -125,6 +125,10 @@ func (m *mc) heal() bool {
 	m.healMu.Lock()
 	defer m.healMu.Unlock()
 	m.mu.Lock()
+	if m.cfg.Now().Before(m.downUntil) {
+		m.mu.Unlock()
+		return false
+	}
 	owed, paid := m.epochOwed, m.epochPaid
 	users := make(map[int64]uint64, len(m.dirty))
 	for u, s := range m.dirty {
