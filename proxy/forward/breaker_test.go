@@ -159,14 +159,19 @@ func TestBreakerIgnoresClientsThatLeave(t *testing.T) {
 	defer close(release)
 	cfg := breakerCfg(legacy.URL)
 	cfg.Breaker.Failures = 1
-	srv, u := proxyServer(t, cfg, nil)
+	ended := make(chan Result, 3)
+	srv, u := proxyServer(t, cfg, func(r Result) { ended <- r })
 	for range 3 {
 		client := &http.Client{Timeout: 20 * time.Millisecond}
 		if _, err := client.Get(srv.URL + "/x"); err == nil {
 			t.Fatal("expected a client timeout")
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // let the handlers see the cancellation
+	for range 3 {
+		if r := <-ended; r.Status != 499 || !r.Reached {
+			t.Errorf("client gone: %+v", r)
+		}
+	}
 	if u.State() != "closed" {
 		t.Errorf("clients giving up opened the breaker")
 	}
