@@ -138,10 +138,22 @@ func bracket(s string) (seg, int, error) {
 }
 
 // Generalize replaces every element selector with [*], so that findings on
-// different elements of one list count as one field. Keys whose prefix
-// matches one of the dynamic patterns (maps keyed by data, such as a POST
-// answer's failed ids: body.failed.*) become .* as well.
-func Generalize(p string, dynamic ...Pattern) string {
+// different elements of one list count as one field.
+func Generalize(p string) string { return Generalizer{}.Key(p) }
+
+// Generalizer generalises paths with exceptions.
+type Generalizer struct {
+	// Dynamic: keys of the maps these patterns name are data (a POST
+	// answer's failed ids: body.failed.*) and become .* as well.
+	Dynamic []Pattern
+	// Positional: the lists these patterns name are tuples whose
+	// positions mean different things (info/quota's [used, quota]): their
+	// indices are kept.
+	Positional []Pattern
+}
+
+// Key generalises p.
+func (g Generalizer) Key(p string) string {
 	segs, err := split(p)
 	if err != nil {
 		return p
@@ -150,26 +162,29 @@ func Generalize(p string, dynamic ...Pattern) string {
 	for i, s := range segs {
 		switch {
 		case s.kind == segElem:
-			b.WriteString(Any)
+			if matchAny(g.Positional, b.String()) && !strings.HasPrefix(s.text, "id=") {
+				b.WriteString("[" + s.text + "]")
+			} else {
+				b.WriteString(Any)
+			}
 		case i == 0:
 			b.WriteString(s.text)
+		case matchAny(g.Dynamic, b.String()+Key(s.text)):
+			b.WriteString(".*")
 		default:
-			cur := b.String() + Key(s.text)
-			dyn := false
-			for _, d := range dynamic {
-				if d.Match(cur) {
-					dyn = true
-					break
-				}
-			}
-			if dyn {
-				b.WriteString(".*")
-			} else {
-				b.WriteString(Key(s.text))
-			}
+			b.WriteString(Key(s.text))
 		}
 	}
 	return b.String()
+}
+
+func matchAny(ps []Pattern, p string) bool {
+	for _, pt := range ps {
+		if pt.Match(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Pattern is a compiled path pattern.

@@ -81,19 +81,22 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestGeneralizeDynamic(t *testing.T) {
-	dyn := MustCompile("body.failed.*")
+	g := Generalizer{Dynamic: []Pattern{MustCompile("body.failed.*")}, Positional: []Pattern{MustCompile("body")}}
 	tests := map[string]string{
 		`body.failed["zz z"][0]`: "body.failed.*[*]",
 		"body.failed.x1":         "body.failed.*",
 		"body.success[2]":        "body.success[*]",
 		"body.failed":            "body.failed",
+		"body[1]":                "body[1]",
+		"body[id=x]":             "body[*]",
+		"body[1][2]":             "body[1][*]",
 	}
 	for in, want := range tests {
-		if got := Generalize(in, dyn); got != want {
-			t.Errorf("Generalize(%q) = %q, want %q", in, got, want)
+		if got := g.Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if !dyn.Match("body.failed.*") {
+	if !g.Dynamic[0].Match("body.failed.*") {
 		t.Error("a generalised key must still match its pattern")
 	}
 }

@@ -84,6 +84,9 @@ func Findings(fs []diff.Finding) []diff.Finding {
 func Text(s string) string { return resetCode.ReplaceAllString(s, Mark) }
 
 func secretLeaf(p string) bool {
+	if name, ok := strings.CutPrefix(p, "header."); ok {
+		return secretHeaders[name] || strings.Contains(name, "password") || strings.Contains(name, "secret")
+	}
 	i := strings.LastIndexAny(p, ".[")
 	leaf := strings.Trim(p[i+1:], `"]`)
 	return secretFields[strings.ToLower(leaf)]

@@ -75,9 +75,13 @@ func TestFindings(t *testing.T) {
 		{Path: "body.password", Legacy: `"` + redacttest.Password + `"`, Native: `"x"`},
 		{Path: "body", Legacy: "raw: key " + redacttest.ResetCode, Native: ""},
 		{Path: "body.success[0]", Legacy: `"a"`, Native: `"b"`},
+		{Path: "header.set-cookie", Legacy: "sid=1", Native: ""},
 	})
 	if fs[0].Legacy != Mark || fs[0].Native != Mark || strings.Contains(fs[1].Legacy, redacttest.ResetCode) || fs[1].Native != "" {
 		t.Errorf("secrets in findings: %+v", fs)
+	}
+	if fs[3].Legacy != Mark {
+		t.Errorf("secret headers in findings: %+v", fs[3])
 	}
 	if fs[2].Legacy != `"a"` || fs[2].Native != `"b"` {
 		t.Errorf("ordinary findings must be kept: %+v", fs[2])

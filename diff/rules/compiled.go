@@ -24,7 +24,7 @@ type Compiled struct {
 	bodyStamps    path.Set // body timestamps: only when both answers are 2xx
 	unordered     path.Set
 	ordered       path.Set
-	dynamic       []path.Pattern
+	gen           path.Generalizer
 	keys          map[string]string // Key's memo: filters ask for every node
 }
 
@@ -91,7 +91,14 @@ func (rs *RuleSet) Compile(method, target string) (*Compiled, error) {
 	if ep.Kind == CollectionPost {
 		// failed is keyed by the ids the client sent: one field, not one
 		// per id.
-		c.dynamic = append(c.dynamic, path.MustCompile("body.failed.*"))
+		c.gen.Dynamic = append(c.gen.Dynamic, path.MustCompile("body.failed.*"))
+	}
+	positional := rs.Positional
+	if ep.Kind == InfoQuota {
+		positional = append(positional, "body") // [used_kb, quota_kb]
+	}
+	if c.gen.Positional, err = path.CompileSet(positional); err != nil {
+		return nil, fmt.Errorf("positional: %w", err)
 	}
 	return c, nil
 }
@@ -125,7 +132,7 @@ func (c *Compiled) Key(p string) string {
 	if k, ok := c.keys[p]; ok {
 		return k
 	}
-	k := path.Generalize(p, c.dynamic...)
+	k := c.gen.Key(p)
 	if c.keys == nil {
 		c.keys = make(map[string]string)
 	}

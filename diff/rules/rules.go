@@ -48,6 +48,9 @@ type RuleSet struct {
 	// or in order, on top of the endpoint's defaults; Ordered wins.
 	Unordered []string
 	Ordered   []string
+	// Positional lists patterns of lists whose positions are different
+	// fields (tuples): their findings keep the index instead of [*].
+	Positional []string
 	// ExactNumbers compares JSON numbers by their text (1.5 ≠ 1.50).
 	// Off by default: JSON clients read numbers, not their spelling.
 	ExactNumbers bool
@@ -87,6 +90,7 @@ func (rs *RuleSet) clone() *RuleSet {
 	c.Timestamps = append([]string(nil), rs.Timestamps...)
 	c.Unordered = append([]string(nil), rs.Unordered...)
 	c.Ordered = append([]string(nil), rs.Ordered...)
+	c.Positional = append([]string(nil), rs.Positional...)
 	return &c
 }
 
@@ -99,6 +103,7 @@ type yamlRules struct {
 	TimestampTolerance *string  `yaml:"timestamp_tolerance"`
 	Unordered          []string `yaml:"unordered"`
 	Ordered            []string `yaml:"ordered"`
+	Positional         []string `yaml:"positional"`
 	ExactNumbers       *bool    `yaml:"exact_numbers"`
 	EmptyListIsObject  *bool    `yaml:"empty_list_is_object"`
 	ContentTypeParams  *bool    `yaml:"content_type_params"`
@@ -159,7 +164,7 @@ func (rs *RuleSet) apply(y yamlRules) error {
 		dst *[]string
 		src []string
 	}{{&rs.Ignore, y.Ignore}, {&rs.Timestamps, y.Timestamps},
-		{&rs.Unordered, y.Unordered}, {&rs.Ordered, y.Ordered}} {
+		{&rs.Unordered, y.Unordered}, {&rs.Ordered, y.Ordered}, {&rs.Positional, y.Positional}} {
 		for _, src := range list.src {
 			p, err := pattern(src)
 			if err != nil {

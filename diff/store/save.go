@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"weaveproxy/diff"
+	"weaveproxy/diff/redact"
+)
+
+// Observation is one compared pair, ready to be stored.
+type Observation struct {
+	Pair diff.Pair
+	// Result compares Pair.Legacy with Pair.Native.
+	Result diff.Result
+	// NoiseKeys are the keys that differed between Pair.Legacy and
+	// *Pair.Legacy2; ignored when Pair.Legacy2 is nil.
+	NoiseKeys []string
+}
+
+// base is the part of a pair's class that needs no learning.
+const (
+	baseIdentical = "identical"
+	baseEqual     = "equal_after_rules"
+	baseFindings  = "findings"
+)
+
+// entry is one field of a pair shape; waiver names the waiver whose
+// predicate (legacy body, request) matched that field of that pair.
+type entry struct {
+	key    string
+	waiver string
+}
+
+func encodeShape(es []entry) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.key
+		if e.waiver != "" {
+			parts[i] += "\t" + e.waiver
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func decodeShape(s string) []entry {
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	es := make([]entry, len(lines))
+	for i, l := range lines {
+		k, w, _ := strings.Cut(l, "\t")
+		es[i] = entry{key: k, waiver: w}
+	}
+	return es
+}
+
+func shapeHash(shape string) string {
+	sum := sha256.Sum256([]byte(shape))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Save records an observation, secrets redacted first, and returns the
+// pair's class given everything learned and waived so far.
+func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
+	p := redact.Pair(o.Pair)
+	if p.At.IsZero() {
+		p.At = s.opt.Now()
+	}
+	route := keyText(p.Route)
+	base := baseFor(o.Result.Class)
+	waivers, err := s.activeWaivers(ctx)
+	if err != nil {
+		return "", err
+	}
+	var es []entry
+	if base == baseFindings {
+		es = tagEntries(route, p, o.Result.Keys(), waivers)
+	}
+	shape := encodeShape(es)
+	hash := ""
+	if base == baseFindings {
+		hash = shapeHash(shape)
+	}
+	findings := redact.Findings(o.Result.Findings)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.write(ctx, tx, route, p, base, shape, hash, findings, o.NoiseKeys)
+	})
+	if err != nil {
+		return "", fmt.Errorf("diff store: save: %w", err)
+	}
+	if err := s.maybeTrim(ctx, route); err != nil {
+		return "", err
+	}
+	switch base {
+	case baseIdentical:
+		return diff.Identical, nil
+	case baseEqual:
+		return diff.EqualAfterRules, nil
+	}
+	a, err := s.analyze(ctx, route, false)
+	if err != nil {
+		return "", err
+	}
+	return a.classify(hash).class, nil
+}
+
+func baseFor(c diff.Class) string {
+	switch c {
+	case diff.Identical:
+		return baseIdentical
+	case diff.EqualAfterRules:
+		return baseEqual
+	}
+	return baseFindings
+}
+
+// tagEntries builds a pair's shape, marking the fields a predicate waiver
+// (one that looks at the pair's content) accepts. Such waivers cannot be
+// applied later from counts alone, so they are applied now.
+func tagEntries(route string, p diff.Pair, keys []string, ws []Waiver) []entry {
+	es := make([]entry, len(keys))
+	for i, k := range keys {
+		es[i] = entry{key: keyText(k)}
+	}
+	for _, w := range ws {
+		if !w.predicate() || !w.routeMatches(route) || !w.contentMatches(p) {
+			continue
+		}
+		if len(w.Shape) > 0 && strings.Join(w.Shape, "\n") != strings.Join(keys, "\n") {
+			continue
+		}
+		for i := range es {
+			if es[i].waiver == "" && w.fieldMatches(es[i].key) {
+				es[i].waiver = w.ID
+			}
+		}
+	}
+	return es
+}
+
+func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair, base, shape, hash string,
+	findings []diff.Finding, noiseKeys []string) error {
+	at := p.At.UnixNano()
+	bucket := p.At.Unix() - mod(p.At.Unix(), int64(s.opt.BucketSize/time.Second))
+	dry := boolInt(p.DryRun)
+	if hash != "" {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_shapes (route, hash, shape) VALUES (?, ?, ?)"+
+			s.d.ignoreOnConflict("route, hash"), route, hash, shape); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_counts (route, bucket, base, hash, dry_run, n) VALUES (?, ?, ?, ?, ?, 1)"+
+		s.d.addOnConflict("route, bucket, base, hash, dry_run"), route, bucket, base, hash, dry); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_pairs (route, at_ns, id, base, hash, dry_run) VALUES (?, ?, ?, ?, ?, ?)",
+		route, at, s.opt.NewID(), base, hash, dry); err != nil {
+		return err
+	}
+	if p.Legacy2 != nil {
+		seen := map[string]bool{"": true}
+		fields := []string{""} // "" counts the legacy-vs-legacy samples
+		for _, k := range noiseKeys {
+			if k = keyText(k); !seen[k] {
+				seen[k] = true
+				fields = append(fields, k)
+			}
+		}
+		for _, f := range fields {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO diff_noise (route, field, n) VALUES (?, ?, 1)"+
+				s.d.addOnConflict("route, field"), route, f); err != nil {
+				return err
+			}
+		}
+	}
+	if len(findings) > 0 {
+		return s.sample(ctx, tx, route, p, findings)
+	}
+	return nil
+}
+
+func mod(a, b int64) int64 {
+	if b <= 0 {
+		return 0
+	}
+	return ((a % b) + b) % b
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// maxSampledFields bounds the fields one pair is kept as a sample for.
+const maxSampledFields = 32
+
+// sample keeps the pair as a sample of each of its fields that has fewer
+// than SamplesPerField samples, or whose newest is older than SampleEvery;
+// the oldest samples beyond the bound go.
+func (s *Store) sample(ctx context.Context, tx *sql.Tx, route string, p diff.Pair, findings []diff.Finding) error {
+	keys := map[string]bool{}
+	var need []string
+	at := p.At.UnixNano()
+	for _, f := range findings {
+		k := keyText(f.Key)
+		if keys[k] || len(keys) >= maxSampledFields {
+			continue
+		}
+		keys[k] = true
+		var n int64
+		var newest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*), MAX(at_ns) FROM diff_sample_refs WHERE route = ? AND field = ?",
+			route, k).Scan(&n, &newest); err != nil {
+			return err
+		}
+		if n < int64(s.opt.SamplesPerField) || at-newest.Int64 >= int64(s.opt.SampleEvery) {
+			need = append(need, k)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	sort.Strings(need)
+	pairJSON, err := json.Marshal(storePair(p, s.opt.MaxBodyBytes))
+	if err != nil {
+		return err
+	}
+	findJSON, err := json.Marshal(findings)
+	if err != nil {
+		return err
+	}
+	id := s.opt.NewID()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_samples (id, route, at_ns, dry_run, pair, findings) VALUES (?, ?, ?, ?, ?, ?)",
+		id, route, at, boolInt(p.DryRun), string(pairJSON), string(findJSON)); err != nil {
+		return err
+	}
+	for _, k := range need {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_sample_refs (route, field, at_ns, sample_id) VALUES (?, ?, ?, ?)",
+			route, k, at, id); err != nil {
+			return err
+		}
+		if err := s.pruneSamples(ctx, tx, route, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) pruneSamples(ctx context.Context, tx *sql.Tx, route, field string) error {
+	rows, err := tx.QueryContext(ctx, "SELECT sample_id FROM diff_sample_refs WHERE route = ? AND field = ? "+
+		"ORDER BY at_ns DESC, sample_id DESC LIMIT 100 OFFSET ?", route, field, s.opt.SamplesPerField)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		old = append(old, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range old {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM diff_sample_refs WHERE route = ? AND field = ? AND sample_id = ?",
+			route, field, id); err != nil {
+			return err
+		}
+		var left int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM diff_sample_refs WHERE sample_id = ?", id).Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM diff_samples WHERE id = ?", id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trimEvery: the pair log of a route is trimmed once per this many saves.
+const trimEvery = 200
+
+func (s *Store) maybeTrim(ctx context.Context, route string) error {
+	s.mu.Lock()
+	s.saves[route]++
+	due := s.saves[route]%trimEvery == 1
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	var cutoff sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT at_ns FROM diff_pairs WHERE route = ? ORDER BY at_ns DESC LIMIT 1 OFFSET ?",
+		route, s.opt.KeepPairs).Scan(&cutoff)
+	if err == sql.ErrNoRows || !cutoff.Valid {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("diff store: trim: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM diff_pairs WHERE route = ? AND at_ns <= ?", route, cutoff.Int64); err != nil {
+		return fmt.Errorf("diff store: trim: %w", err)
+	}
+	return nil
+}
