@@ -119,6 +119,9 @@ func mariadbFlags(dir string) []string {
 	return []string{
 		"--no-defaults",
 		"--datadir=" + filepath.Join(dir, "data"),
+		// Its own tmpdir: several test binaries start servers at once,
+		// and a shared /tmp let one install step delete another's files.
+		"--tmpdir=" + dir,
 		"--user=root",
 		"--skip-name-resolve",
 		"--innodb-buffer-pool-size=16M",
