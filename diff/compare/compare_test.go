@@ -365,3 +365,31 @@ func TestToleranceFromYAML(t *testing.T) {
 		}
 	}
 }
+
+func TestSortedListsStaySorted(t *testing.T) {
+	legacy := ans(200, `[{"id":"a","modified":1795895500.69},{"id":"b","modified":1795895500.62}]`, ctJSON)
+	swapped := ans(200, `[{"id":"b","modified":1800000000.01},{"id":"a","modified":1800000000.05}]`, ctJSON)
+	tied := ans(200, `[{"id":"b","modified":1800000000.05},{"id":"a","modified":1800000000.05}]`, ctJSON)
+	replay := rules.Default().ForReplay()
+	// Replays compare time-sorted lists as multisets, and their order by
+	// their own modified values.
+	run(t, replay, req("GET", coll+"?full=1&sort=newest"), legacy, tied, want{diff.EqualAfterRules, nil})
+	run(t, replay, req("GET", coll+"?full=1&sort=newest"), legacy, swapped,
+		want{diff.Different, []string{"body[id=a].modified relation"}})
+	// In shadow mode (one database) the order is compared as is.
+	reordered := ans(200, `[{"id":"b","modified":1795895500.62},{"id":"a","modified":1795895500.69}]`, ctJSON)
+	res, _ := Answers(req("GET", coll+"?full=1&sort=newest"), legacy, reordered, rules.Default())
+	if res.Class != diff.Different || res.Findings[len(res.Findings)-1].Note != "out of sort=newest order" {
+		t.Errorf("shadow mode keeps the order: %+v", res.Findings)
+	}
+	// Ids only: a time-sorted list in a replay is a multiset.
+	run(t, replay, req("GET", coll+"?sort=oldest"), ans(200, `["a","b"]`, ctJSON), ans(200, `["b","a"]`, ctJSON),
+		want{diff.EqualAfterRules, nil})
+	// sort=index orders by data, not by time: compared in order always.
+	run(t, replay, req("GET", coll+"?sort=index"), ans(200, `["a","b"]`, ctJSON), ans(200, `["b","a"]`, ctJSON),
+		want{diff.Different, []string{"body[0] value", "body[1] value"}})
+	run(t, replay, req("GET", coll+"?full=1&sort=index"),
+		ans(200, `[{"id":"a","sortindex":9},{"id":"b","sortindex":8}]`, ctJSON),
+		ans(200, `[{"id":"a","sortindex":9},{"id":"b","sortindex":10}]`, ctJSON),
+		want{diff.Different, []string{"body[1].sortindex value", "body[1].sortindex relation"}})
+}

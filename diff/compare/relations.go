@@ -87,7 +87,62 @@ func relations(c *rules.Compiled, fa, fb normalize.Form, bothOK bool) []diff.Fin
 	out = append(out, writeEcho(c, la, lb, bothOK)...)
 	out = append(out, twoDecimals(c, la, lb)...)
 	out = append(out, order(c, la, lb)...)
+	if bothOK {
+		out = append(out, sortedBy(c, fa, fb)...)
+	}
 	return out
+}
+
+// sortedBy: a list asked for with sort= is in that order by the field its
+// elements carry (full=1), whatever the timestamps' values.
+func sortedBy(c *rules.Compiled, fa, fb normalize.Form) []diff.Finding {
+	key := c.Endpoint.SortKey()
+	la, okA := fa.Body.([]any)
+	lb, okB := fb.Body.([]any)
+	if c.Endpoint.Kind != rules.CollectionGet || key == "" || !okA || !okB {
+		return nil
+	}
+	desc := c.Endpoint.Descending()
+	if firstUnsorted(la, key, desc) >= 0 {
+		return nil
+	}
+	i := firstUnsorted(lb, key, desc)
+	if i < 0 {
+		return nil
+	}
+	seg := path.Index(i)
+	if id, ok := elementID(lb[i]); ok && c.Unordered("body") {
+		seg = path.ID(id)
+	}
+	p := "body" + seg + path.Key(key)
+	native := lb[i].(map[string]any)[key].(json.Number)
+	return []diff.Finding{relation(c, p, "", native, "out of sort="+c.Endpoint.Query.Get("sort")+" order")}
+}
+
+// firstUnsorted returns the index of the first element whose key breaks
+// the order, or -1; elements without the key (PHP leaves out nulls) are
+// skipped.
+func firstUnsorted(list []any, key string, desc bool) int {
+	var prev *big.Rat
+	for i, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			continue
+		}
+		n, ok := m[key].(json.Number)
+		if !ok {
+			continue
+		}
+		v, ok := new(big.Rat).SetString(string(n))
+		if !ok {
+			continue
+		}
+		if prev != nil && ((desc && v.Cmp(prev) > 0) || (!desc && v.Cmp(prev) < 0)) {
+			return i
+		}
+		prev = v
+	}
+	return -1
 }
 
 func relation(c *rules.Compiled, p string, legacy, native json.Number, note string) diff.Finding {

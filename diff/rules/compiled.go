@@ -66,6 +66,9 @@ func (rs *RuleSet) Compile(method, target string) (*Compiled, error) {
 		// leaves unspecified (storage.md §2, §11.40).
 		unordered = append(unordered, "body")
 	}
+	if ep.Kind == CollectionGet && ep.SortKey() == "modified" && rs.TimeOrderByRelation {
+		unordered = append(unordered, "body")
+	}
 	unordered = append(unordered, rs.Unordered...)
 	var err error
 	for _, s := range stamps {

@@ -48,6 +48,21 @@ func (e Endpoint) Sorted() bool {
 	return false
 }
 
+// SortKey names the WBO field a sorted collection GET is ordered by, ""
+// without a defined order.
+func (e Endpoint) SortKey() string {
+	switch e.Query.Get("sort") {
+	case "oldest", "newest":
+		return "modified"
+	case "index":
+		return "sortindex"
+	}
+	return ""
+}
+
+// Descending reports whether the sort is from the highest key down.
+func (e Endpoint) Descending() bool { return e.Query.Get("sort") != "oldest" }
+
 // Write reports whether the call changes storage.
 func (e Endpoint) Write() bool {
 	switch e.Kind {

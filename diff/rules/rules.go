@@ -51,6 +51,12 @@ type RuleSet struct {
 	// Positional lists patterns of lists whose positions are different
 	// fields (tuples): their findings keep the index instead of [*].
 	Positional []string
+	// TimeOrderByRelation compares lists sorted by time (sort=newest,
+	// sort=oldest) as multisets: which of two items written in the same
+	// hundredth of a second comes first is timing, not behaviour, once
+	// the clocks differ (replays). Their order is still checked against
+	// their own modified values where the answer carries them.
+	TimeOrderByRelation bool
 	// ExactNumbers compares JSON numbers by their text (1.5 ≠ 1.50).
 	// Off by default: JSON clients read numbers, not their spelling.
 	ExactNumbers bool
@@ -75,11 +81,13 @@ func Default() *RuleSet {
 	}
 }
 
-// ForReplay returns a copy of rs that compares timestamps by their
-// relations only: a recording's clock is not the replay's.
+// ForReplay returns a copy of rs that compares timestamps, and the order
+// of lists sorted by time, by their relations only: a recording's clock is
+// not the replay's.
 func (rs *RuleSet) ForReplay() *RuleSet {
 	c := rs.clone()
 	c.TimestampTolerance = AnyValue
+	c.TimeOrderByRelation = true
 	return c
 }
 
@@ -96,18 +104,19 @@ func (rs *RuleSet) clone() *RuleSet {
 
 // yamlRules is the `diff:` block. Pointers tell "absent" from "false".
 type yamlRules struct {
-	IgnoreHeaders      []string `yaml:"ignore_headers"`
-	CompareHeaders     []string `yaml:"compare_headers"`
-	Ignore             []string `yaml:"ignore"`
-	Timestamps         []string `yaml:"timestamps"`
-	TimestampTolerance *string  `yaml:"timestamp_tolerance"`
-	Unordered          []string `yaml:"unordered"`
-	Ordered            []string `yaml:"ordered"`
-	Positional         []string `yaml:"positional"`
-	ExactNumbers       *bool    `yaml:"exact_numbers"`
-	EmptyListIsObject  *bool    `yaml:"empty_list_is_object"`
-	ContentTypeParams  *bool    `yaml:"content_type_params"`
-	Relations          *bool    `yaml:"relations"`
+	IgnoreHeaders       []string `yaml:"ignore_headers"`
+	CompareHeaders      []string `yaml:"compare_headers"`
+	Ignore              []string `yaml:"ignore"`
+	Timestamps          []string `yaml:"timestamps"`
+	TimestampTolerance  *string  `yaml:"timestamp_tolerance"`
+	Unordered           []string `yaml:"unordered"`
+	Ordered             []string `yaml:"ordered"`
+	Positional          []string `yaml:"positional"`
+	TimeOrderByRelation *bool    `yaml:"time_order_by_relation"`
+	ExactNumbers        *bool    `yaml:"exact_numbers"`
+	EmptyListIsObject   *bool    `yaml:"empty_list_is_object"`
+	ContentTypeParams   *bool    `yaml:"content_type_params"`
+	Relations           *bool    `yaml:"relations"`
 }
 
 // Parse reads a route's `diff:` block (YAML) on top of Default. An empty
@@ -180,6 +189,7 @@ func (rs *RuleSet) apply(y yamlRules) error {
 		}
 		rs.TimestampTolerance = d
 	}
+	setBool(&rs.TimeOrderByRelation, y.TimeOrderByRelation)
 	setBool(&rs.ExactNumbers, y.ExactNumbers)
 	setBool(&rs.EmptyListIsObject, y.EmptyListIsObject)
 	setBool(&rs.ContentTypeParams, y.ContentTypeParams)
