@@ -67,9 +67,9 @@ func TestParse(t *testing.T) {
 	}
 	bad := map[string]string{
 		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200, "body": "a", "body_b64": "YQ=="}}`: "both body and body_b64",
-		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200, "body_b64": "!!"}}`:              "illegal base64",
-		`{"seq": 1, "request": {"method": "GET", "path": "x"}, "response": {"status": 200}}`:                                  "path starting with /",
-		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200}, "extra": 1}`:                     "unknown field",
+		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200, "body_b64": "!!"}}`:                "illegal base64",
+		`{"seq": 1, "request": {"method": "GET", "path": "x"}, "response": {"status": 200}}`:                                   "path starting with /",
+		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200}, "extra": 1}`:                      "unknown field",
 		"\n\n{not json": "line 3",
 		`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200}}` + "\n" +
 			`{"seq": 1, "request": {"method": "GET", "path": "/x"}, "response": {"status": 200}}`: "seq 1 already on line 1",
