@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of weaveproxy on a fresh Debian machine: installs the real
+# servers the tests start (MariaDB, memcached, PHP, Chromium) when they are
+# missing, then vets, tests, and runs each fuzz target briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/usr/local/go/bin"
+
+need=()
+command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
+command -v memcached >/dev/null 2>&1 || need+=(memcached)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+php -m 2>/dev/null | grep -qi '^mysqli$' || need+=(php-mysql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+
+# Fuzz targets run briefly: long enough to shake out panics on the seed
+# corpus and a little beyond, short enough for CI.
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  grep -rlE '^func Fuzz' --include='*_test.go' . | while read -r file; do
+    for f in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | sed 's/func //'); do
+      go test -run='^$' -fuzz="^$f\$" -fuzztime="${FUZZTIME:-8s}" "./$(dirname "$file")"
+    done
+  done
+fi
+
+go test -count=1 -timeout 25m -p 2 ./...
