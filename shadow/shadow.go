@@ -1,0 +1,268 @@
+// Package shadow is the proxy's shadow mode (proxy.Shadower): for a route
+// in `shadow` mode the client always gets legacy's answer, and the native
+// server answers the same request on the side; the diff package compares
+// the two and keeps the evidence the cutover gate decides on.
+//
+// What runs where:
+//
+//   - Reads (GET, HEAD): legacy answers the client; the request is kept
+//     and handed to a bounded queue. A worker goroutine then runs it on
+//     the native handler (and, to learn noise, on legacy a second time),
+//     compares and stores. The client's latency is legacy's plus copying
+//     the answer into memory. Because native runs a little later than
+//     legacy, a timestamp may have moved (the diff rules compare
+//     timestamps with a tolerance and by their relations), and a write by
+//     the same user may have landed in between: such a pair is skipped
+//     (reason "stale"), never compared against the wrong state. Only
+//     writes the shadower sees count: a user's writes on routes in legacy
+//     mode are invisible to it.
+//   - Writes (everything else), when the route has shadow_writes and the
+//     proxy has a dry-run handler: the native dry run goes first, inside a
+//     transaction that is rolled back, so it sees exactly the state legacy
+//     will see; then legacy applies the write and answers the client. The
+//     dry run is the one piece of shadow work on the client's path
+//     (weaveproxy_shadow_dry_run_seconds, BenchmarkShadowLatency); it is
+//     bounded by Options.DryRunTimeout and cannot fail the request. With
+//     shadow_writes: false, or no dry-run handler, writes go to legacy
+//     alone and are not compared.
+//   - The queue never blocks: when it holds QueueSize pairs or QueueBytes
+//     bytes, a new pair is dropped and counted
+//     (weaveproxy_shadow_dropped_total). Memory is bounded by QueueBytes
+//     plus, per worker, one request and three answers of at most
+//     MaxCapture bytes each.
+//
+// Pairs go through the diff package: compared under the route's rules
+// (its `diff:` block in routes.yaml), secrets redacted, stored. Dry-run
+// pairs are marked (diff.Pair.DryRun).
+package shadow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"weaveproxy/diff/store"
+	"weaveproxy/proxy"
+)
+
+// Options configure a Shadower. Store is required.
+type Options struct {
+	// Store receives every compared pair (diff/store.Open).
+	Store *store.Store
+	// Metrics registers the collectors; nil: not exported.
+	Metrics prometheus.Registerer
+	// Logger; nil discards.
+	Logger *slog.Logger
+
+	// Workers compare pairs concurrently (default 2).
+	Workers int
+	// QueueSize and QueueBytes bound the pairs waiting for a worker
+	// (defaults 1024 pairs, 64 MiB).
+	QueueSize  int
+	QueueBytes int64
+	// MaxCapture bounds each body kept (request and answers); a larger
+	// one is passed through untouched and not compared (default
+	// proxy.DefaultMaxCapture).
+	MaxCapture int64
+	// DryRunTimeout bounds a write's native dry run (default 2s); when it
+	// expires the write goes on to legacy and is not compared.
+	DryRunTimeout time.Duration
+	// NativeTimeout bounds each native or repeated run in a worker, and
+	// StoreTimeout each store write (defaults 30s).
+	NativeTimeout time.Duration
+	StoreTimeout  time.Duration
+
+	// Repeat forwards a read to legacy a second time, from a worker, so
+	// the store learns which fields legacy itself does not repeat
+	// (learned noise). It must not be the proxy's ShadowCall.Legacy,
+	// which belongs to the client's request; a forward.New(table.Legacy,
+	// ...) upstream of its own does. Nil: no repeats.
+	Repeat http.Handler
+	// LearnNoise is the share (0–1) of reads repeated on routes whose
+	// diff: block has no learn_noise key (default 0: none).
+	LearnNoise float64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 64 << 20
+	}
+	if o.MaxCapture <= 0 {
+		o.MaxCapture = proxy.DefaultMaxCapture
+	}
+	if o.DryRunTimeout <= 0 {
+		o.DryRunTimeout = 2 * time.Second
+	}
+	if o.NativeTimeout <= 0 {
+		o.NativeTimeout = 30 * time.Second
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Shadower implements proxy.Shadower. Create it with New; Close it after
+// the server stopped sending requests.
+type Shadower struct {
+	opt    Options
+	log    *slog.Logger
+	m      *metrics
+	q      *queue
+	confs  *confCache
+	clock  *writeClock
+	ctx    context.Context // workers' runs; cancelled when Close gives up
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // workers
+	closed sync.Once
+}
+
+var _ proxy.Shadower = (*Shadower)(nil)
+
+// New starts the workers.
+func New(opt Options) (*Shadower, error) {
+	if opt.Store == nil {
+		return nil, errors.New("shadow: Options.Store is required")
+	}
+	if opt.LearnNoise < 0 || opt.LearnNoise > 1 {
+		return nil, errors.New("shadow: Options.LearnNoise is a share between 0 and 1")
+	}
+	opt = opt.withDefaults()
+	s := &Shadower{opt: opt, log: opt.Logger, q: newQueue(opt.QueueSize, opt.QueueBytes),
+		confs: &confCache{st: opt.Store, log: opt.Logger}, clock: newWriteClock()}
+	m, err := newMetrics(opt.Metrics, s.q)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range opt.Workers {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s, nil
+}
+
+// Flush waits until every pair handed over so far is compared and stored
+// (or ctx ends). Tests and `report` after a replay use it.
+func (s *Shadower) Flush(ctx context.Context) error { return s.q.wait(ctx) }
+
+// Close stops accepting pairs (later shadow requests are still served by
+// legacy, their pairs dropped with reason "closed"), lets the workers
+// finish what is queued, and returns when they are done. If ctx ends
+// first, the runs in progress are cancelled and the rest is dropped.
+func (s *Shadower) Close(ctx context.Context) error {
+	s.closed.Do(s.q.close)
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// ServeShadow implements proxy.Shadower.
+func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call proxy.ShadowCall) {
+	route := call.Route.Match
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if write {
+		s.clock.begin(call.User)
+		defer s.clock.end(call.User)
+	}
+	body, complete := readBody(r, s.opt.MaxCapture)
+	if !complete {
+		s.skip(route, "body_too_large")
+		call.Legacy.ServeHTTP(w, r)
+		return
+	}
+	j := &job{route: route, user: call.User, conf: s.confs.get(call.Route.Diff),
+		req: capture(r, body), at: time.Now(), write: write}
+	if write {
+		s.prepareWrite(r, call, j)
+	} else {
+		j.native = call.Native
+		j.repeat = s.repeatRead(j.conf)
+		j.clock, j.quiet = s.clock.now(call.User)
+	}
+	t := &tee{ResponseWriter: w, buf: newBuffer(s.opt.MaxCapture)}
+	start := time.Now()
+	call.Legacy.ServeHTTP(t, r)
+	j.legacy = t.answer(time.Since(start))
+	s.enqueue(j)
+}
+
+// prepareWrite runs the write's native dry run, before legacy applies
+// it, when the route compares writes.
+func (s *Shadower) prepareWrite(r *http.Request, call proxy.ShadowCall, j *job) {
+	switch {
+	case !call.Route.ShadowWrites:
+		j.skip = "writes_off"
+		return
+	case call.NativeDryRun == nil:
+		j.skip = "no_dry_run"
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.DryRunTimeout)
+	defer cancel()
+	j.dry = run(call.NativeDryRun, j.req.request(ctx), s.opt.MaxCapture)
+	s.m.dryRun.WithLabelValues(j.route).Observe(j.dry.took.Seconds())
+	if j.dry.err != nil && ctx.Err() != nil {
+		j.skip = "dry_run_timeout"
+	}
+}
+
+func (s *Shadower) repeatRead(c *routeConf) bool {
+	if s.opt.Repeat == nil {
+		return false
+	}
+	share := c.learnNoise
+	if share < 0 {
+		share = s.opt.LearnNoise
+	}
+	return share > 0 && (share >= 1 || rand.Float64() < share)
+}
+
+func (s *Shadower) enqueue(j *job) {
+	switch {
+	case j.skip != "":
+		s.skip(j.route, j.skip)
+		return
+	case j.legacy.truncated || (j.dry != nil && j.dry.truncated):
+		s.skip(j.route, "answer_too_large")
+		return
+	}
+	j.size = j.req.size() + j.legacy.size()
+	if j.dry != nil {
+		j.size += j.dry.size()
+	}
+	if reason := s.q.offer(j); reason != dropNone {
+		s.m.dropped.WithLabelValues(j.route, string(reason)).Inc()
+	}
+}
+
+func (s *Shadower) skip(route, reason string) {
+	s.m.skipped.WithLabelValues(route, reason).Inc()
+}
