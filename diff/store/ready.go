@@ -95,12 +95,19 @@ func (s *Store) verdict(ctx context.Context, a *analysis, gate Gate) (Verdict, e
 	case v.Pairs == 0:
 		v.Reason = "not ready: no pairs yet"
 	case v.Pairs < int64(gate.MinPairs):
-		v.Reason = fmt.Sprintf("not ready: %d pairs, the gate needs %d", v.Pairs, gate.MinPairs)
+		v.Reason = fmt.Sprintf("not ready: %s, the gate needs %d", pairs(v.Pairs), gate.MinPairs)
 	case v.Different > 0:
-		v.Reason = fmt.Sprintf("not ready: %d of the last %d pairs differ (%s)", v.Different, v.Window, strings.Join(v.Fields, ", "))
+		v.Reason = fmt.Sprintf("not ready: %d of the last %s differ (%s)", v.Different, pairs(int64(v.Window)), strings.Join(v.Fields, ", "))
 	default:
 		v.Ready = true
-		v.Reason = fmt.Sprintf("ready: %d pairs, none of the last %d differs", v.Pairs, v.Window)
+		v.Reason = fmt.Sprintf("ready: %s, none of the last %d differs", pairs(v.Pairs), v.Window)
 	}
 	return v, nil
+}
+
+func pairs(n int64) string {
+	if n == 1 {
+		return "1 pair"
+	}
+	return fmt.Sprintf("%d pairs", n)
 }

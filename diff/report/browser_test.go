@@ -1,0 +1,136 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"weaveproxy/diff/report"
+	"weaveproxy/e2e/testenv"
+)
+
+// browser starts a headless Debian chromium with a fresh profile.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(testenv.Chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	return bctx
+}
+
+// displayed reports whether the element sel is rendered (a hidden level
+// section has display: none).
+func displayed(sel string) chromedp.Action[bool] {
+	return chromedp.Evaluate[bool](`(() => { const e = document.querySelector(` + "`" + sel + "`" + `);
+		return !!e && getComputedStyle(e).display !== "none" && e.getBoundingClientRect().height > 0; })()`)
+}
+
+// run runs one action, failing the test on error.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReportInChromium opens the written report.html from disk: the routes
+// table renders with its charts, a route's link shows that route's fields,
+// a field's link shows its samples side by side with highlighted parts,
+// and a screenshot is taken.
+func TestReportInChromium(t *testing.T) {
+	st, clk := seeded(t)
+	dir := t.TempDir()
+	if err := report.WriteWith(context.Background(), st, dir, opts(clk)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate("file://"+filepath.Join(dir, "report.html")),
+		chromedp.WaitVisible(chromedp.CSS("#routes table")))
+	title := run(t, ctx, chromedp.Title())
+	rows := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#routes tbody tr").length`))
+	points := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#routes svg.chart circle").length`))
+	if title != "weaveproxy shadow diff report" || rows != 4 || points < 4 {
+		t.Errorf("level 1: title %q, %d rows, %d chart points", title, rows, points)
+	}
+	if run(t, ctx, displayed("#r2")) {
+		t.Error("level 2 is shown before its link is followed")
+	}
+	// Level 1 → level 2: the info/quota route's link.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#routes a[href="#r2"]`)), chromedp.WaitVisible(chromedp.CSS("#r2")))
+	routeText := run(t, ctx, chromedp.Text(chromedp.CSS("#r2")))
+	if !run(t, ctx, displayed("#r2")) || !strings.Contains(routeText, "info/quota") || !strings.Contains(routeText, "body[1]") {
+		t.Errorf("level 2: %q", routeText)
+	}
+	if run(t, ctx, displayed("#r2-f2")) {
+		t.Error("level 3 is shown before its link is followed")
+	}
+	// Level 2 → level 3: the real difference on body[1].
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#r2 a[href="#r2-f2"]`)), chromedp.WaitVisible(chromedp.CSS("#r2-f2 .sample")))
+	sampleText := run(t, ctx, chromedp.Text(chromedp.CSS("#r2-f2")))
+	if !run(t, ctx, displayed("#r2-f2")) || run(t, ctx, displayed("#r2")) ||
+		!strings.Contains(sampleText, "Legacy") || !strings.Contains(sampleText, "5120") {
+		t.Errorf("level 3: %q", sampleText)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#r2-f2 pre.native .hl").length`)); n == 0 {
+		t.Error("no differing part highlighted on the native side")
+	}
+	// And back up.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#r2-f2 nav a[href="#r2"]`)), chromedp.WaitVisible(chromedp.CSS("#r2")))
+	png := run(t, ctx, chromedp.FullScreenshot(100))
+	shot := filepath.Join(t.TempDir(), "report.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("screenshot %s: %v, %d bytes", shot, err, len(png))
+	}
+}
+
+// The live handler serves the same report: it renders in Chromium too,
+// and its link to report.json resolves under the mount prefix.
+func TestLiveReportInChromium(t *testing.T) {
+	st, clk := seeded(t)
+	srv := httptest.NewServer(stripPrefix("/diff", report.Handler(st, opts(clk))))
+	defer srv.Close()
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(srv.URL+"/diff/"), chromedp.WaitVisible(chromedp.CSS("#routes table")))
+	rows := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#routes tbody tr").length`))
+	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href="report.json"]`)), chromedp.WaitReady(chromedp.CSS("body")))
+	loc := run(t, ctx, chromedp.Location())
+	text := run(t, ctx, chromedp.Text(chromedp.CSS("body")))
+	if rows != 4 || loc != srv.URL+"/diff/report.json" || !strings.Contains(text, `"equal_after_rules"`) {
+		t.Errorf("live: %d rows, at %s, json %.200q", rows, loc, text)
+	}
+}
