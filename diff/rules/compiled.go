@@ -70,13 +70,12 @@ func (rs *RuleSet) Compile(method, target string) (*Compiled, error) {
 		unordered = append(unordered, "body")
 	}
 	unordered = append(unordered, rs.Unordered...)
-	var err error
-	for _, s := range stamps {
-		pt, cerr := path.Compile(s)
-		if cerr != nil {
-			return nil, fmt.Errorf("timestamps: %w", cerr)
-		}
-		if strings.HasPrefix(s, "body") {
+	all, err := path.CompileSet(stamps)
+	if err != nil {
+		return nil, fmt.Errorf("timestamps: %w", err)
+	}
+	for _, pt := range all {
+		if strings.HasPrefix(pt.String(), "body") {
 			c.bodyStamps = append(c.bodyStamps, pt)
 		} else {
 			c.timestamps = append(c.timestamps, pt)

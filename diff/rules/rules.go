@@ -1,7 +1,26 @@
 // Package rules holds the declared comparison rules: which headers are never
 // compared, which fields are timestamps, which lists are unordered, how
-// numbers compare. Defaults follow the Weave API (see Default); each route
-// of routes.yaml may adjust them in its free-form `diff:` block.
+// numbers compare. Defaults follow the Weave API (see Default and
+// Compile); each route of routes.yaml may adjust them in its free-form
+// `diff:` block, every key optional:
+//
+//	diff:
+//	  ignore_headers: [x-weave-alert]   # never compared, on top of date, server, ...
+//	  compare_headers: [server]         # compared after all
+//	  ignore: [body.payload]            # paths (and their subtrees) never compared
+//	  timestamps: [body.*.when]         # more timestamp fields
+//	  timestamp_tolerance: 5s           # or "any": relations only
+//	  unordered: [body.success]         # lists compared as multisets
+//	  ordered: [body]                   # lists compared in order (wins)
+//	  positional: [body.pair]           # tuples: findings keep their index
+//	  time_order_by_relation: false     # sort=newest|oldest lists as multisets
+//	  exact_numbers: false              # 1.5 ≠ 1.50
+//	  empty_list_is_object: false       # [] = {}
+//	  content_type_params: false        # compare charset too
+//	  relations: true                   # timestamp relations
+//
+// Paths start at status, header.<lower-case name> or body, and use the
+// syntax of package path: body.success[3], body[*].modified, body.*.
 package rules
 
 import (

@@ -169,3 +169,50 @@ func TestPatternRoots(t *testing.T) {
 		t.Errorf("a bare header name must be refused with a hint: %v", err)
 	}
 }
+
+func TestParseAllKeys(t *testing.T) {
+	rs, err := Parse([]byte(`
+ignore_headers: [X-Weave-Alert]
+compare_headers: [server]
+ignore: [body.payload]
+timestamps: [body.when]
+timestamp_tolerance: 1m
+unordered: [body.success]
+ordered: [body]
+positional: [body.pair]
+time_order_by_relation: true
+exact_numbers: true
+empty_list_is_object: true
+content_type_params: true
+relations: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rs.Compile("POST", "/1.0/a/storage/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]bool{
+		"alert ignored":       c.IgnoreHeader("x-weave-alert"),
+		"server compared":     !c.IgnoreHeader("server"),
+		"payload ignored":     c.Ignored("body.payload.x"),
+		"when is a timestamp": c.Timestamp("body.when", true),
+		"success unordered":   c.Unordered("body.success"),
+		"pair positional":     c.Key("body.pair[1]") == "body.pair[1]" && c.Key("body.other[1]") == "body.other[*]",
+		"time order":          rs.TimeOrderByRelation,
+		"flags":               c.ExactNumbers && c.EmptyListIsObject && c.ContentTypeParams && !c.Relations,
+		"tolerance":           c.Tolerance == time.Minute,
+	}
+	for name, ok := range checks {
+		if !ok {
+			t.Error(name)
+		}
+	}
+	if c2, _ := rs.Compile("GET", "/1.0/a/storage/h?sort=newest"); c2.Unordered("body") {
+		t.Error("ordered: [body] wins over time_order_by_relation")
+	}
+	if c3, _ := Default().ForReplay().Compile("GET", "/1.0/a/storage/h?sort=newest"); !c3.Unordered("body") {
+		t.Error("replays compare time-sorted lists as multisets")
+	}
+}
