@@ -9,16 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
 	"weaveproxy/diff/replay"
 	"weaveproxy/diff/report"
-	"weaveproxy/diff/rules"
 	"weaveproxy/diff/store"
 	"weaveproxy/proxy"
 	"weaveproxy/proxy/forward"
@@ -220,79 +216,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	res, err := replayInto(ctx, st, entries, *against)
+	res, err := shadow.Replay(ctx, st, entries, *against, nil)
 	if err != nil {
 		return err
 	}
-	res.print(stdout)
+	res.Print(stdout)
 	if *out != "" {
 		if err := report.WriteWith(ctx, st, *out, report.Options{}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s/report.html and %s/report.json\n", *out, *out)
 	}
-	if rate := res.rate(); rate < *minMatch {
+	if rate := res.MatchRate(); rate < *minMatch {
 		return fmt.Errorf("replay: match rate %.4f is below --min-match %.4f", rate, *minMatch)
 	}
 	return nil
-}
-
-// replayResult tallies one replay run by class, with the differing pairs
-// named.
-type replayResult struct {
-	byClass map[diff.Class]int
-	total   int
-	diffs   []string
-}
-
-func (r *replayResult) rate() float64 {
-	if r.total == 0 {
-		return 0
-	}
-	return float64(r.total-r.byClass[diff.Different]) / float64(r.total)
-}
-
-func (r *replayResult) print(w io.Writer) {
-	for _, d := range r.diffs {
-		fmt.Fprintln(w, d)
-	}
-	classes := []diff.Class{diff.Identical, diff.EqualAfterRules, diff.Noise, diff.Accepted, diff.Different}
-	parts := make([]string, 0, len(classes))
-	for _, c := range classes {
-		parts = append(parts, fmt.Sprintf("%s %d", c, r.byClass[c]))
-	}
-	fmt.Fprintf(w, "replayed %d pairs: %s\n", r.total, strings.Join(parts, ", "))
-	fmt.Fprintf(w, "match rate: %.4f (%d/%d)\n", r.rate(), r.total-r.byClass[diff.Different], r.total)
-}
-
-// replayInto replays entries to url and stores each pair under the replay
-// rules: the defaults, timestamps compared by their relations only (a
-// recording's clock is not the replay's).
-func replayInto(ctx context.Context, st *store.Store, entries []replay.Entry, url string) (*replayResult, error) {
-	rs := rules.Default().ForReplay()
-	rec := recorder.New(st, func(string) *rules.RuleSet { return rs })
-	sorted := append([]replay.Entry(nil), entries...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
-	res := &replayResult{byClass: map[diff.Class]int{}}
-	var firstErr error
-	err := replay.Run(ctx, sorted, url, nil, func(p diff.Pair) {
-		e := sorted[res.total]
-		res.total++
-		if firstErr != nil {
-			return
-		}
-		out, err := rec.Observe(ctx, p)
-		if err != nil {
-			firstErr = err
-			return
-		}
-		res.byClass[out.Class]++
-		if out.Class == diff.Different {
-			res.diffs = append(res.diffs, fmt.Sprintf("different: seq %d %s %s (%s): %s", e.Seq,
-				e.Request.Method, e.Request.Path, e.Scenario, strings.Join(out.Result.Keys(), ", ")))
-		}
-	})
-	return res, errors.Join(err, firstErr)
 }
 
 // runRoutes: weaveproxy routes promote|demote ROUTE ...
