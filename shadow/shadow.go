@@ -5,7 +5,8 @@
 //
 // What runs where:
 //
-//   - Reads (GET, HEAD): legacy answers the client; the request is kept
+//   - Reads (GET, HEAD, except the User API's password_reset, which mails
+//     a reset code and counts as a write): legacy answers the client; the request is kept
 //     and handed to a bounded queue. A worker goroutine then runs it on
 //     the native handler (and, to learn noise, on legacy a second time),
 //     compares and stores. The client's latency is legacy's plus copying
@@ -42,6 +43,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,7 +189,7 @@ func (s *Shadower) Close(ctx context.Context) error {
 // ServeShadow implements proxy.Shadower.
 func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call proxy.ShadowCall) {
 	route := call.Route.Match
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	write := changesState(r.Method, call.Route.Pattern)
 	if write {
 		s.clock.begin(call.User)
 		defer s.clock.end(call.User)
@@ -232,6 +234,16 @@ func (s *Shadower) prepareWrite(r *http.Request, call proxy.ShadowCall, j *job) 
 	if j.dry.err != nil && ctx.Err() != nil {
 		j.skip = "dry_run_timeout"
 	}
+}
+
+// changesState tells writes from reads. Besides the methods, one GET
+// changes state: password_reset creates a reset code and sends a mail, so
+// it may only run natively as a dry run (which suppresses the mail).
+func changesState(method, pattern string) bool {
+	if method != http.MethodGet && method != http.MethodHead {
+		return true
+	}
+	return strings.HasSuffix(pattern, "/password_reset")
 }
 
 func (s *Shadower) repeatRead(c *routeConf) bool {

@@ -394,3 +394,17 @@ func mustNode(t *testing.T, s string) *yaml.Node {
 	}
 	return doc.Content[0]
 }
+
+// GET password_reset mails a reset code: natively it may only run as a
+// dry run, never on the handler that applies it.
+func TestPasswordResetGetIsAWrite(t *testing.T) {
+	r := newRig(t, "", Options{})
+	r.native = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("password_reset ran on the native handler, which would mail a second code")
+	})
+	r.serve("GET", "/user/1.0/alice/password_reset", "")
+	r.flush()
+	if c := r.counts("GET /user/{version}/{user}/password_reset"); c.Pairs != 1 || c.DryRun != 1 {
+		t.Fatalf("counts %+v, want one dry-run pair", c)
+	}
+}
