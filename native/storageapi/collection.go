@@ -1,0 +1,135 @@
+package storageapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
+)
+
+// getCollection lists ids, or full items with "full", in the format the
+// Accept header negotiates. X-Weave-Records always carries the count.
+func (h *Handler) getCollection(rq *request) error {
+	cq, err := weave.ParseQuery(rq.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	cq.Now = rq.ts
+	items, err := h.eng.GetItems(rq.r.Context(), rq.user.ID, rq.collection, cq.Query)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", rq.collection, err)
+	}
+	f := weave.NegotiateFormat(rq.r.Header.Get("Accept"))
+	var body []byte
+	if cq.Full {
+		body = rq.d.AppendWBOs(nil, f, items)
+	} else {
+		body = rq.d.AppendIDs(nil, f, items)
+	}
+	rq.w.Header().Set("X-Weave-Records", strconv.Itoa(len(items)))
+	return rq.reply(f.ContentType(), body)
+}
+
+// deleteCollection deletes the items the query selects (all of them
+// without filters); expired items count as present.
+func (h *Handler) deleteCollection(rq *request) error {
+	cq, err := weave.ParseQuery(rq.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if err := h.precondition(rq); err != nil {
+		return err
+	}
+	cq.Now = rq.ts
+	if _, err := h.eng.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, cq.Query); err != nil {
+		return fmt.Errorf("delete %s: %w", rq.collection, err)
+	}
+	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))
+}
+
+// postCollection writes a batch (a JSON list) or, for a single object, acts
+// as a PUT of that object's id. X-If-Unmodified-Since is checked before the
+// body is read.
+func (h *Handler) postCollection(rq *request) error {
+	if err := h.precondition(rq); err != nil {
+		return err
+	}
+	body, err := h.readBody(rq)
+	if err != nil {
+		return err
+	}
+	v, err := weave.DecodeJSON(body)
+	if err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		it, msg := weave.BuildItem(x, "")
+		if msg == "" && !it.HasID {
+			msg = weave.MsgInvalidID
+		}
+		if msg != "" {
+			return weave.BadRequest(weave.CodeInvalidWBO, "%s", msg)
+		}
+		q, err := h.checkQuota(rq)
+		if err != nil {
+			return err
+		}
+		return h.storeOne(rq, it, q)
+	case []any:
+		return h.storeBatch(rq, x)
+	}
+	return weave.BadRequest(weave.CodeInvalidWBO, "POST body is neither a list nor an object")
+}
+
+// storeBatch validates every element, checks the quota once, and writes the
+// kept items in one transaction: all of them or none. All share the
+// request's timestamp. A failed write is reported per item ("db error") in
+// a 200, as the Python server did, unless the failure is the client's.
+func (h *Handler) storeBatch(rq *request, elems []any) error {
+	kept, res := weave.SplitBatch(elems, weave.BatchLimits{
+		MaxCount: h.cfg.BatchMaxCount, MaxBytes: h.cfg.BatchMaxBytes})
+	q, err := h.checkQuota(rq)
+	if err != nil {
+		return err
+	}
+	res.Success = make([]string, 0, len(kept))
+	if len(kept) > 0 {
+		ws := make([]store.WBO, len(kept))
+		for i, it := range kept {
+			ws[i] = it.Stored(rq.ts)
+		}
+		_, err := h.eng.PutItems(rq.r.Context(), rq.user.ID, rq.collection, ws)
+		switch {
+		case err == nil:
+			for _, w := range ws {
+				res.Success = append(res.Success, w.ID)
+			}
+		case h.render.Classify(err).Status < http.StatusInternalServerError:
+			return fmt.Errorf("post %s: %w", rq.collection, err)
+		default:
+			h.log.ErrorContext(rq.r.Context(), "batch write failed", "collection", rq.collection,
+				"user", rq.user.ID, "items", len(ws), "err", err)
+			for _, w := range ws {
+				res.FailBare(w.ID, weave.MsgDBError)
+			}
+		}
+	}
+	q.warn(rq)
+	return rq.replyJSON(rq.d.AppendBatchResult(nil, res, rq.ts))
+}
+
+// deleteStorage wipes the user's storage, only with X-Confirm-Delete
+// (any value); without it, 400 code 4.
+func (h *Handler) deleteStorage(rq *request) error {
+	if _, ok := rq.r.Header["X-Confirm-Delete"]; !ok {
+		return weave.BadRequest(weave.CodeInvalidWrite, "DELETE storage without X-Confirm-Delete")
+	}
+	rq.ts = h.issued.reserve(rq.user.ID, rq.ts, 0)
+	if err := h.eng.DeleteStorage(rq.r.Context(), rq.user.ID); err != nil {
+		return fmt.Errorf("delete storage of user %d: %w", rq.user.ID, err)
+	}
+	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))
+}

@@ -1,0 +1,210 @@
+// Package storageapi serves the Weave storage API 1.0/1.1 natively:
+// /{version}/{user}/info/..., /{version}/{user}/storage/... on any
+// store.Engine. Behaviour follows the Python reference for every version;
+// the wire (number formats, escaping, a few shapes and routing errors)
+// follows the version's weave.Dialect, so /1.0/ answers as the legacy PHP
+// server did.
+package storageapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"weaveproxy/native/auth"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
+)
+
+// Config configures a Handler. Zero values take the documented defaults.
+type Config struct {
+	Engine store.Engine
+	Auth   auth.Authenticator
+	Events cef.Sink     // OverQuota events; nil drops them
+	Logger *slog.Logger // nil discards
+	// QuotaKB is the per-user quota in KB of payload bytes; 0: no quota.
+	QuotaKB int
+	// BatchMaxCount and BatchMaxBytes bound one POST (defaults 100 items,
+	// 1048576 payload bytes); the rest fails with "retry wbo"/"retry bytes".
+	BatchMaxCount int
+	BatchMaxBytes int
+	// MaxBodyBytes caps a request body; a larger one is refused with 400
+	// code 8 (an object too large to be a valid WBO batch). 0: 16 MiB;
+	// negative: no cap.
+	MaxBodyBytes int64
+	// RetryAfter goes into Retry-After/X-Weave-Backoff of a 503; 0: 1800 s.
+	RetryAfter time.Duration
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// DefaultMaxBodyBytes is the body cap when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Handler is an http.Handler for the storage API. It holds no global
+// state; two Handlers on two engines are independent.
+type Handler struct {
+	cfg    Config
+	eng    store.Engine
+	events cef.Sink
+	log    *slog.Logger
+	render weave.Renderer
+	now    func() time.Time
+	router *mux.Router
+	// issued remembers each user's last write timestamp, so that writes of
+	// one user get strictly increasing timestamps. Shared by WithEngine
+	// copies: a dry-run write only makes later timestamps a little larger.
+	issued *issuedStamps
+}
+
+// New builds a Handler. cfg.Engine and cfg.Auth are required.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, eng: cfg.Engine, events: cfg.Events, log: cfg.Logger, now: cfg.Now,
+		issued: newIssuedStamps(issuedCapacity)}
+	if h.events == nil {
+		h.events = cef.Discard{}
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.cfg.MaxBodyBytes == 0 {
+		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h.render = weave.Renderer{RetryAfter: cfg.RetryAfter, Logger: h.log}
+	h.router = newRouter()
+	return h
+}
+
+// WithEngine returns a shallow copy of h serving from e (a DryRun view,
+// for shadow mode). Configuration, router and the per-user timestamp
+// memory are shared.
+func (h *Handler) WithEngine(e store.Engine) *Handler {
+	c := *h
+	c.eng = e
+	return &c
+}
+
+// Route names, used to dispatch a mux match to an endpoint.
+const (
+	routeInfo       = "info"
+	routeStorage    = "storage"
+	routeCollection = "collection"
+	routeItem       = "item"
+)
+
+// newRouter matches URL shapes only. Methods are checked by the endpoint
+// tables, because a wrong method answers differently per version. The
+// encoded path is matched so that an escaped '/' stays inside its segment,
+// and paths are not cleaned: "//" must not be redirected.
+func newRouter() *mux.Router {
+	r := mux.NewRouter().UseEncodedPath().SkipClean(true)
+	prefix := `/{version:1\.0|1\.1|1}/{user}`
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	r.Handle(prefix+"/info/{what}", noop).Name(routeInfo)
+	r.Handle(prefix+"/storage", noop).Name(routeStorage)
+	r.Handle(prefix+"/storage/{collection}", noop).Name(routeCollection)
+	r.Handle(prefix+"/storage/{collection}/{id}", noop).Name(routeItem)
+	return r
+}
+
+// request is one request in flight.
+type request struct {
+	w http.ResponseWriter
+	r *http.Request
+	d weave.Dialect
+	// ts is the request's server time: X-Weave-Timestamp, the ttl clock,
+	// and for a write the timestamp it stores (raised above the user's
+	// previous writes).
+	ts         store.Timestamp
+	user       store.User
+	pathUser   string
+	collection string
+	id         string
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rq := &request{w: w, r: r, d: weave.Legacy, ts: store.FromTime(h.now())}
+	route, vars, ok := h.match(r)
+	if !ok {
+		h.fail(rq, errNoRoute)
+		return
+	}
+	rq.d, _ = weave.DialectFor(vars["version"])
+	var err error
+	if rq.pathUser, err = url.PathUnescape(vars["user"]); err != nil {
+		h.fail(rq, errNoRoute)
+		return
+	}
+	ep, err := h.endpoint(rq, route, vars)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	rq.user, err = h.cfg.Auth.Authenticate(r, rq.pathUser)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	if a := headerSafe(rq.user.Alert); a != "" {
+		w.Header().Set("X-Weave-Alert", a)
+	}
+	if err := rq.target(vars); err != nil {
+		h.fail(rq, err)
+		return
+	}
+	if err := ep(h, rq); err != nil {
+		h.fail(rq, err)
+	}
+}
+
+// match routes r after stripping one trailing slash, as both reference
+// servers did.
+func (h *Handler) match(r *http.Request) (string, map[string]string, bool) {
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		u := *r.URL
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+		r = r.Clone(r.Context())
+		r.URL = &u
+	}
+	var m mux.RouteMatch
+	if !h.router.Match(r, &m) || m.Route == nil {
+		return "", nil, false
+	}
+	return m.Route.GetName(), m.Vars, true
+}
+
+// headerSafe keeps a users.alert text on one header line.
+func headerSafe(s string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r", " ", "\n", " ").Replace(s))
+}
+
+// errNoRoute answers paths outside the API: 404 with code 11
+// (unsupported function).
+var errNoRoute = &weave.Error{Status: http.StatusNotFound, Code: weave.CodeUnsupported}
+
+func (h *Handler) fail(rq *request, err error) {
+	rq.w.Header().Set("X-Weave-Timestamp", rq.d.FormatTimestamp(rq.ts))
+	h.render.Write(rq.w, rq.r, err)
+}
+
+// reply writes a successful answer with the headers every response carries.
+func (rq *request) reply(contentType string, body []byte) error {
+	hd := rq.w.Header()
+	hd.Set("X-Weave-Timestamp", rq.d.FormatTimestamp(rq.ts))
+	hd.Set("Content-Type", contentType)
+	rq.w.WriteHeader(http.StatusOK)
+	_, _ = rq.w.Write(body)
+	return nil
+}
+
+func (rq *request) replyJSON(body []byte) error { return rq.reply("application/json", body) }

@@ -1,0 +1,255 @@
+package storageapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/auth"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store"
+	"weaveproxy/native/store/sqlstore"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// backend is a real database engine the API runs on.
+type backend struct {
+	name string
+	dsn  func(t testing.TB) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "weave.db") }},
+	{"mysql", func(t testing.TB) string { return "mysql:" + testenv.MariaDB(t) }},
+}
+
+var versions = []string{"1.0", "1.1"}
+
+// clock is the handler's injectable clock; tests move it instead of
+// sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// events keeps the CEF events a test's components emitted.
+type events struct {
+	mu  sync.Mutex
+	evs []cef.Event
+}
+
+func (e *events) Emit(_ *http.Request, ev cef.Event) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) signatures() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, ev := range e.evs {
+		out = append(out, ev.Signature)
+	}
+	return out
+}
+
+// env is a handler on a fresh real engine with one user, alice.
+type env struct {
+	t       testing.TB
+	engine  *sqlstore.Engine
+	h       *Handler
+	clock   *clock
+	events  *events
+	version string
+	user    string
+	userID  int64
+	auth    string
+}
+
+// start is 1795895500.00, the recordings' epoch.
+var start = time.Unix(1795895500, 0)
+
+func newEnv(t testing.TB, b backend, version string, mod func(*Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	e, err := sqlstore.Open(ctx, b.dsn(t), sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	clk := &clock{t: start}
+	cfg := Config{
+		Engine:  e,
+		Auth:    auth.NewBasic(e, auth.BasicOptions{Events: ev}),
+		Events:  ev,
+		QuotaKB: 5120,
+		Now:     clk.Now,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	en := &env{t: t, engine: e, h: New(cfg), clock: clk, events: ev, version: version}
+	en.userID, en.auth = en.addUser("alice", "correct horse 1")
+	en.user = "alice"
+	return en
+}
+
+// addUser creates a user through the engine and returns its id and
+// Authorization header value.
+func (e *env) addUser(name, password string) (int64, string) {
+	e.t.Helper()
+	id, err := e.engine.CreateUser(context.Background(), store.User{
+		Username: name, MD5: auth.HashPassword(password), Status: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id, "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+password))
+}
+
+// forEach runs fn on every backend and API version.
+func forEach(t *testing.T, mod func(*Config), fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range backends {
+		for _, v := range versions {
+			t.Run(b.name+"/"+v, func(t *testing.T) { fn(t, newEnv(t, b, v, mod)) })
+		}
+	}
+}
+
+// do sends a request as alice to a path relative to /<version>/alice/.
+func (e *env) do(method, rel, body string, hdr ...string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	return e.raw(method, "/"+e.version+"/"+e.user+"/"+rel, body, append([]string{"Authorization", e.auth}, hdr...)...)
+}
+
+// raw sends a request with exactly the given path and headers.
+func (e *env) raw(method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// ok asserts a 200 and returns the body.
+func (e *env) ok(rec *httptest.ResponseRecorder) string {
+	e.t.Helper()
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("status %d, body %q", rec.Code, rec.Body.String())
+	}
+	return rec.Body.String()
+}
+
+// put stores an item and returns the timestamp body.
+func (e *env) put(rel, body string) string {
+	e.t.Helper()
+	return e.ok(e.do("PUT", "storage/"+rel, body))
+}
+
+// ids GETs a collection listing and decodes the id list.
+func (e *env) ids(rel string) []string {
+	e.t.Helper()
+	var out []string
+	decode(e.t, e.ok(e.do("GET", "storage/"+rel, "")), &out)
+	return out
+}
+
+// items GETs full items.
+func (e *env) items(rel string) []map[string]any {
+	e.t.Helper()
+	var out []map[string]any
+	decode(e.t, e.ok(e.do("GET", "storage/"+rel, "")), &out)
+	return out
+}
+
+func decode(t testing.TB, body string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decoding %q: %v", body, err)
+	}
+}
+
+func sorted(ss []string) []string {
+	out := append([]string(nil), ss...)
+	sort.Strings(out)
+	return out
+}
+
+// transcriptHeaders are the headers that carry API behaviour.
+var transcriptHeaders = []string{"Allow", "Content-Type", "Retry-After", "Www-Authenticate",
+	"X-Weave-Alert", "X-Weave-Backoff", "X-Weave-Quota-Remaining", "X-Weave-Records", "X-Weave-Timestamp"}
+
+// transcribe renders one exchange for a golden file.
+func transcribe(w io.Writer, method, path string, rec *httptest.ResponseRecorder) {
+	fmt.Fprintf(w, "> %s %s\n< %d\n", method, path, rec.Code)
+	for _, k := range transcriptHeaders {
+		if v := rec.Header().Get(k); v != "" {
+			fmt.Fprintf(w, "< %s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintf(w, "%q\n\n", rec.Body.String())
+}
+
+func golden(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v (run go test -update)", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("golden %s differs; got:\n%s", name, got)
+	}
+}

@@ -1,0 +1,68 @@
+package storageapi
+
+import (
+	"fmt"
+
+	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
+)
+
+// getItem answers one live item as JSON (no Accept negotiation), or 404
+// "record not found" for a missing or expired one.
+func (h *Handler) getItem(rq *request) error {
+	w, err := h.eng.GetItem(rq.r.Context(), rq.user.ID, rq.collection, rq.id, rq.ts)
+	if err != nil {
+		return fmt.Errorf("get %s/%s: %w", rq.collection, rq.id, err)
+	}
+	return rq.replyJSON(rq.d.AppendWBO(nil, &w))
+}
+
+// putItem stores one item, in the Python server's order: quota, then
+// X-If-Unmodified-Since, then the body. The URL id wins over the body's.
+func (h *Handler) putItem(rq *request) error {
+	q, err := h.checkQuota(rq)
+	if err != nil {
+		return err
+	}
+	if err := h.precondition(rq); err != nil {
+		return err
+	}
+	body, err := h.readBody(rq)
+	if err != nil {
+		return err
+	}
+	it, err := weave.ParseWBO(body, rq.id)
+	if err != nil {
+		return err
+	}
+	return h.storeOne(rq, it, q)
+}
+
+// storeOne writes a single item and answers its timestamp: the server
+// time when a payload was written, else the row's previous modified (null
+// for a row created without one), as the Python server did.
+func (h *Handler) storeOne(rq *request, it weave.Item, q quota) error {
+	w := it.Stored(rq.ts)
+	olds, err := h.eng.PutItems(rq.r.Context(), rq.user.ID, rq.collection, []store.WBO{w})
+	if err != nil {
+		return fmt.Errorf("put %s/%s: %w", rq.collection, w.ID, err)
+	}
+	answer := w.Modified
+	if answer == nil && len(olds) == 1 {
+		answer = olds[0]
+	}
+	q.warn(rq)
+	return rq.replyJSON(rq.d.AppendModified(nil, answer))
+}
+
+// deleteItem deletes one item; a missing item is no error.
+func (h *Handler) deleteItem(rq *request) error {
+	if err := h.precondition(rq); err != nil {
+		return err
+	}
+	q := store.Query{IDs: []string{rq.id}, HasIDs: true, Now: rq.ts}
+	if _, err := h.eng.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, q); err != nil {
+		return fmt.Errorf("delete %s/%s: %w", rq.collection, rq.id, err)
+	}
+	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))
+}

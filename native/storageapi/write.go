@@ -1,0 +1,93 @@
+package storageapi
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"weaveproxy/native/cef"
+	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
+)
+
+// quotaWarnKB: below this many KB left, writes carry X-Weave-Quota-Remaining.
+const quotaWarnKB = 1024
+
+// quota is the state of the user's quota before a write.
+type quota struct {
+	on     bool
+	leftKB float64
+}
+
+// checkQuota refuses a write when the user has no space left (400 code
+// 14), as the Python server did before PUT and before writing a batch.
+// Usage counts payload bytes of live items.
+func (h *Handler) checkQuota(rq *request) (quota, error) {
+	if h.cfg.QuotaKB <= 0 {
+		return quota{}, nil
+	}
+	used, err := h.eng.TotalSize(rq.r.Context(), rq.user.ID, rq.ts)
+	if err != nil {
+		return quota{}, fmt.Errorf("quota of user %d: %w", rq.user.ID, err)
+	}
+	q := quota{on: true, leftKB: float64(h.cfg.QuotaKB) - float64(used)/1024}
+	if q.leftKB <= 0 {
+		h.events.Emit(rq.r, cef.Event{Signature: "OverQuota", Name: "User over quota", Severity: 5,
+			Username: rq.user.Username,
+			Extensions: [][2]string{{"cn1Label", "usedBytes"}, {"cn1", strconv.FormatInt(used, 10)}}})
+		return q, weave.BadRequest(weave.CodeOverQuota, "user %d over quota: %d bytes", rq.user.ID, used)
+	}
+	return q, nil
+}
+
+// warn adds X-Weave-Quota-Remaining, in KB as measured before the write.
+func (q quota) warn(rq *request) {
+	if q.on && q.leftKB <= quotaWarnKB {
+		rq.w.Header().Set("X-Weave-Quota-Remaining", rq.d.FormatHeaderFloat(q.leftKB))
+	}
+}
+
+// precondition enforces X-If-Unmodified-Since on the collection (412 code 4
+// when something in it is newer) and reserves the write's timestamp above
+// everything in the collection. A header that is not a number is a 400
+// code 1.
+func (h *Handler) precondition(rq *request) error {
+	since, given := rq.r.Header["X-If-Unmodified-Since"]
+	var limit store.Timestamp
+	if given {
+		var ok bool
+		if limit, ok = weave.ParseTimestamp(since[0]); !ok {
+			return weave.BadRequest(weave.CodeIllegalMethod, "invalid X-If-Unmodified-Since %q", since[0])
+		}
+	}
+	maxTS, exists, err := h.eng.CollectionMax(rq.r.Context(), rq.user.ID, rq.collection)
+	if err != nil {
+		return fmt.Errorf("max timestamp of %s: %w", rq.collection, err)
+	}
+	if given && exists && maxTS > limit {
+		return &weave.Error{Status: http.StatusPreconditionFailed, Code: weave.CodeInvalidWrite,
+			Err: fmt.Errorf("%s modified at %d, after %d", rq.collection, maxTS, limit)}
+	}
+	if !exists {
+		maxTS = 0
+	}
+	rq.ts = h.issued.reserve(rq.user.ID, rq.ts, maxTS)
+	return nil
+}
+
+// readBody reads the request body within the configured cap.
+func (h *Handler) readBody(rq *request) ([]byte, error) {
+	body := rq.r.Body
+	if body == nil {
+		return nil, nil
+	}
+	if h.cfg.MaxBodyBytes > 0 {
+		body = http.MaxBytesReader(rq.w, body, h.cfg.MaxBodyBytes)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	return b, nil
+}
