@@ -34,7 +34,7 @@ func (h *Handler) checkQuota(rq *request) (quota, error) {
 	q := quota{on: true, leftKB: float64(h.cfg.QuotaKB) - float64(used)/1024}
 	if q.leftKB <= 0 {
 		h.events.Emit(rq.r, cef.Event{Signature: "OverQuota", Name: "User over quota", Severity: 5,
-			Username: rq.user.Username,
+			Username:   rq.user.Username,
 			Extensions: [][2]string{{"cn1Label", "usedBytes"}, {"cn1", strconv.FormatInt(used, 10)}}})
 		return q, weave.BadRequest(weave.CodeOverQuota, "user %d over quota: %d bytes", rq.user.ID, used)
 	}
