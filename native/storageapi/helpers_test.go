@@ -23,6 +23,7 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/weave"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -126,6 +127,11 @@ func newEnv(t testing.TB, b backend, version string, mod func(*Config)) *env {
 	en.userID, en.auth = en.addUser("alice", "correct horse 1")
 	en.user = "alice"
 	return en
+}
+
+func (e *env) dialect() weave.Dialect {
+	d, _ := weave.DialectFor(e.version)
+	return d
 }
 
 // addUser creates a user through the engine and returns its id and
