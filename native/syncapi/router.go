@@ -45,12 +45,12 @@ type routes struct {
 // server's URL pattern; 1.0 accepts any name (the legacy server did, and
 // its users may own such collections); the engine checks the length.
 const (
-	userPattern     = `{user:[^/]*}`
-	legacyColl      = `{coll:[^/]+}`
-	pythonColl      = `{coll:[a-zA-Z0-9._-]+}`
-	idPattern       = `{id:[^/]+}`
-	pythonVersion   = `{version:1|1\.1}`
-	legacyVersion   = `1.0`
+	userPattern   = `{user:[^/]*}`
+	legacyColl    = `{coll:[^/]+}`
+	pythonColl    = `{coll:[a-zA-Z0-9._-]+}`
+	idPattern     = `{id:[^/]+}`
+	pythonVersion = `{version:1|1\.1}`
+	legacyVersion = `1.0`
 )
 
 func newRoutes() *routes {
