@@ -95,6 +95,8 @@ type env struct {
 	user    string
 	userID  int64
 	auth    string
+	// lastWrite is the timestamp of the last replayed write (replay test).
+	lastWrite store.Timestamp
 }
 
 // start is 1795895500.00, the recordings' epoch.
