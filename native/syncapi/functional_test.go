@@ -650,7 +650,7 @@ func strictNewer(t *testing.T, e *env, coll string) {
 	defer e.clock.freeze(time.Time{})
 	e.post("storage/"+coll, `[{"id":"01","payload":"x"},{"id":"02","payload":"x"}]`).ok(t)
 	var items []struct{ Modified json.Number }
-	e.get("storage/" + coll + "?full=1&ids=01").ok(t).decode(t, &items)
+	e.get("storage/"+coll+"?full=1&ids=01").ok(t).decode(t, &items)
 	if len(items) != 1 {
 		t.Fatalf("item 01 missing: %v", items)
 	}
