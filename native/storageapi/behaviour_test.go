@@ -192,3 +192,28 @@ func TestEngineDown(t *testing.T) {
 		}
 	})
 }
+
+// TestViewsShareTimestamps: copies made for a dry run keep the per-user
+// timestamp memory and can swap authenticator and event sink.
+func TestViewsShareTimestamps(t *testing.T) {
+	e := newEnv(t, backends[0], "1.1", func(c *Config) { c.QuotaKB = 1 })
+	first := stamp(t, e.put("col/a", `{"payload":"`+strings.Repeat("x", 2000)+`"}`))
+	quiet := &events{}
+	saved := e.h
+	e.h = e.h.WithEngine(e.engine).WithEvents(quiet).WithAuth(saved.cfg.Auth)
+	if rec := e.do("PUT", "storage/col/b", `{"payload":"x"}`); rec.Code != 400 || rec.Body.String() != "14" {
+		t.Fatalf("over quota: %d %q", rec.Code, rec.Body.String())
+	}
+	if len(quiet.signatures()) != 1 || slices.Contains(e.events.signatures(), "OverQuota") {
+		t.Errorf("events went to %v / %v", quiet.signatures(), e.events.signatures())
+	}
+	e.h = saved
+	if _, err := e.engine.DeleteItems(context.Background(), e.userID, "col", store.Query{}); err != nil {
+		t.Fatal(err)
+	}
+	view := e.h.WithEngine(e.engine)
+	e.h = view
+	if ts := stamp(t, e.put("col/c", `{"payload":"x"}`)); ts <= first {
+		t.Errorf("view issued %d, not after %d", ts, first)
+	}
+}

@@ -208,3 +208,22 @@ func (rq *request) reply(contentType string, body []byte) error {
 }
 
 func (rq *request) replyJSON(body []byte) error { return rq.reply("application/json", body) }
+
+// WithAuth returns a shallow copy of h authenticating with a (a dry-run
+// view authenticates against the same transaction it writes to).
+func (h *Handler) WithAuth(a auth.Authenticator) *Handler {
+	c := *h
+	c.cfg.Auth = a
+	return &c
+}
+
+// WithEvents returns a shallow copy of h emitting its CEF events to ev
+// (cef.Discard for a dry run, whose over-quota refusals are not real).
+func (h *Handler) WithEvents(ev cef.Sink) *Handler {
+	c := *h
+	c.events = ev
+	if c.events == nil {
+		c.events = cef.Discard{}
+	}
+	return &c
+}
