@@ -132,7 +132,7 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := &request{w: w, r: r, d: weave.Legacy, ts: store.FromTime(h.now())}
+	rq := &request{w: w, r: r, d: pathDialect(r.URL.Path), ts: store.FromTime(h.now())}
 	route, vars, ok := h.match(r)
 	if !ok {
 		h.fail(rq, errNoRoute)
@@ -181,6 +181,16 @@ func (h *Handler) match(r *http.Request) (string, map[string]string, bool) {
 		return "", nil, false
 	}
 	return m.Route.GetName(), m.Vars, true
+}
+
+// pathDialect is the dialect of the version segment, for answers to paths
+// that match no route; Legacy when there is none.
+func pathDialect(p string) weave.Dialect {
+	v, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if d, ok := weave.DialectFor(v); ok {
+		return d
+	}
+	return weave.Legacy
 }
 
 // headerSafe keeps a users.alert text on one header line.
