@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"weaveproxy/native/ratelimit"
+)
+
+// buildNativeOnly finishes a server with no routes.yaml: the native server
+// answers everything, behind the rate limiter, and the admin listener
+// offers health and metrics.
+func buildNativeOnly(f *serveFlags, log *slog.Logger, a *app, np *nativeParts) error {
+	a.handler = rateLimited(f, np, np.server)
+	a.admin = nativeAdmin(np)
+	return nil
+}
+
+// rateLimited puts per-user request budgets in front of h, shared through
+// memcache when it is configured.
+func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
+	if f.rateReads < 0 && f.rateWrites < 0 {
+		return h
+	}
+	cfg := ratelimit.Config{
+		Read:  ratelimit.Budget{Limit: int64(f.rateReads)},
+		Write: ratelimit.Budget{Limit: int64(f.rateWrites)},
+	}
+	lim := ratelimit.New(np.counters, cfg, np.events)
+	return lim.Wrap(h, ratelimit.ByUser(pathUser))
+}
+
+// nativeAdmin serves /healthz, /readyz and /metrics for a native-only
+// server; the proxy has a richer admin API of its own.
+func nativeAdmin(np *nativeParts) http.Handler {
+	np.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(np.registry, promhttp.HandlerOpts{}))
+	mux.Handle("POST /users/{name}/unlock", unlockHandler(np))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := np.base.Ping(ctx); err != nil {
+			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+
+// unlockHandler lifts a lockout from the admin API: the only way to reach
+// counters that live in this process's memory.
+func unlockHandler(np *nativeParts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if err := np.lockout.Unlock(r.Context(), name); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("unlocked\n"))
+	})
+}

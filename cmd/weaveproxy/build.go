@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"weaveproxy/native"
+	"weaveproxy/native/auth"
+	"weaveproxy/native/cache"
+	"weaveproxy/native/captcha"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/counter"
+	"weaveproxy/native/lockout"
+	"weaveproxy/native/store"
+	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/userapi"
+)
+
+// app is a built server: the Sync handler, the admin handler and what
+// must be closed at exit.
+type app struct {
+	mode    string // "native" or "proxy"
+	handler http.Handler
+	admin   http.Handler
+	closers []io.Closer
+}
+
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// nativeParts is the native server and what the proxy wiring needs of it.
+type nativeParts struct {
+	server   *native.Server
+	engine   store.Engine // the cache-wrapped engine when memcache is on
+	base     *sqlstore.Engine
+	cache    *cache.Engine // nil without memcache
+	lockout  *lockout.Authenticator
+	counters counter.Store
+	events   cef.Sink
+	registry *prometheus.Registry
+}
+
+func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
+	a := &app{mode: "native"}
+	np, err := buildNative(ctx, f, log, a)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if f.routes != "" {
+		a.mode = "proxy"
+		err = buildProxy(ctx, f, log, a, np)
+	} else {
+		err = buildNativeOnly(f, log, a, np)
+	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openEngine opens the database named by dsn and creates missing tables.
+// Init never alters an existing table, so running it against the legacy
+// database is safe.
+func openEngine(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Engine, error) {
+	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", redactDSN(dsn), err)
+	}
+	if err := e.Init(ctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("init %s: %w", redactDSN(dsn), err)
+	}
+	return e, nil
+}
+
+// redactDSN hides a MySQL password before a DSN reaches a log line.
+func redactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	colon := strings.Index(dsn, ":")
+	if at < 0 || colon < 0 {
+		return dsn
+	}
+	if pw := strings.Index(dsn[colon+1:at], ":"); pw >= 0 {
+		return dsn[:colon+1+pw+1] + "***" + dsn[at:]
+	}
+	return dsn
+}
+
+func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (*nativeParts, error) {
+	base, err := openEngine(ctx, f.dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, base)
+	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry()}
+
+	cefCfg := cef.Config{File: f.cefFile}
+	if f.cefSyslog != "" {
+		network, addr, ok := strings.Cut(f.cefSyslog, ":")
+		if !ok {
+			return nil, fmt.Errorf("--cef-syslog: want NETWORK:ADDR, got %q", f.cefSyslog)
+		}
+		cefCfg.Syslog = cef.SyslogConfig{Enabled: true, Network: network, Addr: addr}
+	}
+	events, cl, err := cef.Open(cefCfg)
+	if err != nil {
+		return nil, fmt.Errorf("cef: %w", err)
+	}
+	a.closers = append(a.closers, cl)
+	np.events = events
+
+	np.counters = counter.NewMemory()
+	if f.memcache != "" {
+		mc := counter.NewMemcacheClient(strings.Split(f.memcache, ",")...)
+		np.counters = counter.NewMemcache(mc)
+		np.cache = cache.New(base, mc, cache.Config{
+			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log,
+			OnError: memcacheErrors(np.registry),
+		})
+		np.engine = np.cache
+	} else {
+		log.Info("no memcache configured: lockout and rate counters live in this process only")
+	}
+
+	basic := auth.NewBasic(np.engine, auth.BasicOptions{Events: events})
+	np.lockout = lockout.New(basic, np.counters, lockout.Config{
+		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
+	}, events, time.Now)
+
+	reg, secret, err := parseRegistration(f.registration, f.listen)
+	if err != nil {
+		return nil, err
+	}
+	cfg := native.Config{
+		Engine: np.engine, Auth: np.lockout, Events: events, Logger: log,
+		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
+		Resets: resets(f, np.engine),
+	}
+	if f.captchaURL != "" {
+		v, err := captcha.New(captcha.Config{VerifyURL: f.captchaURL, PublicKey: f.captchaPub, PrivateKey: f.captchaPriv})
+		if err != nil {
+			return nil, fmt.Errorf("captcha: %w", err)
+		}
+		cfg.Captcha = v
+	}
+	np.server, err = native.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("native server ready", "db", redactDSN(f.dsn), "engine", base.Name(),
+		"registration", reg, "quota_kb", f.quotaKB, "memcache", f.memcache != "")
+	return np, nil
+}
+
+func registration(mode, secret string) userapi.Registration {
+	switch mode {
+	case "open":
+		return userapi.Open
+	case "secret":
+		return userapi.Secret(secret)
+	}
+	return userapi.Closed
+}
+
+// resets builds the reset-code service; without an SMTP host it has no
+// mailer and password_reset answers 503, as the Python server did with no
+// mail configured.
+func resets(f *serveFlags, users store.Users) *auth.Resets {
+	cfg := auth.ResetConfig{Users: users, PublicURL: f.publicURL}
+	if f.smtpHost != "" {
+		cfg.Mailer = auth.NewSMTPMailer(auth.SMTPConfig{Host: f.smtpHost, Port: f.smtpPort, From: f.smtpFrom})
+	}
+	return auth.NewResets(cfg)
+}
+
+func memcacheErrors(reg prometheus.Registerer) func(op string, err error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weaveproxy_memcache_errors_total",
+		Help: "Memcache operations that failed or were skipped during a backoff; requests were served from the database.",
+	}, []string{"op"})
+	reg.MustRegister(c)
+	return func(op string, err error) { c.WithLabelValues(op).Inc() }
+}

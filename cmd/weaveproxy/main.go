@@ -1,0 +1,79 @@
+// Command weaveproxy is the Weave (Firefox Sync 1.0/1.1) strangler proxy and,
+// with no configuration, a complete native Sync server on SQLite.
+//
+//	weaveproxy [serve] [flags]          run the server (the default)
+//	weaveproxy db init --db DSN         create the schema where it is missing
+//	weaveproxy user unlock NAME         lift an account lockout
+//	weaveproxy report --out DIR         write the shadow diff report
+//	weaveproxy replay FILE --against URL  replay recorded pairs and diff them
+//	weaveproxy routes promote|demote ROUTE
+//	weaveproxy diff accept ...          waive a shadow finding
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand: it parses its own flags from args and runs.
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the server (default)", runServe},
+		{"db", "db init --db DSN: create the schema where it is missing", runDB},
+		{"user", "user unlock NAME: lift an account lockout", runUser},
+		{"report", "report --out DIR: write the shadow diff report", runReport},
+		{"replay", "replay FILE --against URL: replay recorded pairs and diff them", runReplay},
+		{"routes", "routes promote|demote ROUTE: move a route to native or back", runRoutes},
+		{"diff", "diff accept|list|revoke: waive shadow findings", runDiff},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "weaveproxy:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// dispatch picks the subcommand; with none (or only flags) it serves, so
+// the bare binary is the "Weave Minimal" server.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	name := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args, stdout, stderr)
+		}
+	}
+	if name == "help" {
+		printUsage(stdout)
+		return nil
+	}
+	printUsage(stderr)
+	return fmt.Errorf("unknown command %q", name)
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: weaveproxy [command] [flags]")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
+	}
+}

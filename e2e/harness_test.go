@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// binary builds cmd/weaveproxy once per test binary: the e2e tests run the
+// real program, flags and all, not its packages.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "weaveproxy-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "weaveproxy")
+	cmd := exec.Command("go", "build", "-o", out, "weaveproxy/cmd/weaveproxy")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, b)
+	}
+	return out, nil
+})
+
+// server is a running weaveproxy process.
+type server struct {
+	URL   string // the Sync listener
+	Admin string // the admin listener
+	Dir   string // its working directory
+	proc  *testenv.Process
+}
+
+// startServer runs `weaveproxy serve` with args in a fresh working
+// directory, on free loopback ports unless args name them.
+func startServer(t testing.TB, args ...string) *server {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	all := append([]string{"serve", "--listen", listen, "--admin-listen", admin}, args...)
+	// The process starts in dir so that the defaults (weave.db, cef.log)
+	// land there, as they would for an operator running it with no flags.
+	script := "cd " + shellQuote(dir) + " && exec " + shellQuote(bin) + " " + joinQuoted(all)
+	p := testenv.StartProcess(t, "sh", []string{"-c", script}, os.Environ(), listen)
+	return &server{URL: "http://" + listen, Admin: "http://" + admin, Dir: dir, proc: p}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func joinQuoted(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// client speaks to a server as one Sync user.
+type client struct {
+	t    testing.TB
+	base string
+	user string
+	pass string
+	http *http.Client
+}
+
+func newClient(t testing.TB, base, user, pass string) *client {
+	return &client{t: t, base: base, user: user, pass: pass, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// response is an answer read whole.
+type response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// do sends one request; auth adds the user's Basic credentials.
+func (c *client) do(method, path, body string, auth bool, hdr ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = bytes.NewBufferString(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if auth {
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.pass)))
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// want fails the test unless r has the status and, when body is not
+// empty, exactly that body.
+func (r response) want(t testing.TB, what string, status int, body string) response {
+	t.Helper()
+	if r.Status != status || (body != "" && r.Body != body) {
+		t.Fatalf("%s: got %d %q, want %d %q", what, r.Status, r.Body, status, body)
+	}
+	return r
+}

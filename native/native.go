@@ -1,0 +1,162 @@
+// Package native assembles the Go implementation of the Weave server: the
+// storage API (1.0, 1.1), the User API 1.0, the password-reset and
+// delete-account pages and the heartbeat, over one storage engine. A Server
+// is a value: a process may hold several with different engines, and the
+// shadow side builds one bound to a rolled-back transaction.
+package native
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"weaveproxy/native/auth"
+	"weaveproxy/native/captcha"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/resetpages"
+	"weaveproxy/native/storageapi"
+	"weaveproxy/native/store"
+	"weaveproxy/native/userapi"
+)
+
+// Config configures a Server. Engine is required; every other field has a
+// working default.
+type Config struct {
+	Engine store.Engine
+	// Auth checks Basic credentials; nil uses auth.NewBasic on Engine. The
+	// caller wraps it for lockout.
+	Auth   auth.Authenticator
+	Events cef.Sink
+	Logger *slog.Logger
+
+	Registration userapi.Registration
+	Captcha      captcha.Verifier
+	Resets       *auth.Resets
+	// NodeURL is what node/weave answers; empty: the request's own
+	// scheme and host, so a lone Weave Minimal server sends clients to
+	// itself.
+	NodeURL string
+
+	QuotaKB       int
+	BatchMaxCount int
+	BatchMaxBytes int
+	RetryAfter    time.Duration
+	Now           func() time.Time
+}
+
+// Server is the native Weave server as one http.Handler.
+type Server struct {
+	cfg     Config
+	storage *storageapi.Handler
+	users   http.Handler
+	pages   http.Handler
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Events == nil {
+		cfg.Events = cef.Discard{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = auth.NewBasic(cfg.Engine, auth.BasicOptions{Events: cfg.Events})
+	}
+	s := &Server{cfg: cfg}
+	s.storage = storageapi.New(storageapi.Config{
+		Engine: cfg.Engine, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
+		QuotaKB: cfg.QuotaKB, BatchMaxCount: cfg.BatchMaxCount, BatchMaxBytes: cfg.BatchMaxBytes,
+		RetryAfter: cfg.RetryAfter, Now: cfg.Now,
+	})
+	s.users = userapi.New(userapi.Config{
+		Users: cfg.Engine, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
+		Registration: cfg.Registration, Captcha: cfg.Captcha, Resets: cfg.Resets,
+		NodeURL: s.nodeURL,
+	})
+	pages, err := resetpages.New(resetpages.Config{
+		Users: cfg.Engine, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
+		Events: cfg.Events, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	return s, nil
+}
+
+// DryRun returns a handler that answers each request exactly as s would,
+// but inside a database transaction that is always rolled back: shadow mode
+// runs a write natively this way, compares the answer with legacy's, and
+// keeps nothing. Side effects outside the database are suppressed too: no
+// CEF events, no lockout counting, no reset mail.
+func (s *Server) DryRun() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.cfg.Engine.DryRun(r.Context(), func(tx store.Engine) error {
+			view, err := s.view(tx)
+			if err != nil {
+				return err
+			}
+			view.ServeHTTP(w, r)
+			return nil
+		})
+		if err != nil {
+			s.cfg.Logger.WarnContext(r.Context(), "dry run failed", "err", err)
+			http.Error(w, "dry run failed", http.StatusServiceUnavailable)
+		}
+	})
+}
+
+// view is a Server over tx with every side effect beyond the database
+// turned off.
+func (s *Server) view(tx store.Engine) (*Server, error) {
+	cfg := s.cfg
+	cfg.Engine = tx
+	cfg.Events = cef.Discard{}
+	cfg.Auth = auth.NewBasic(tx, auth.BasicOptions{})
+	cfg.Resets = nil
+	return New(cfg)
+}
+
+func (s *Server) nodeURL(r *http.Request) string {
+	if s.cfg.NodeURL != "" {
+		return s.cfg.NodeURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/"
+}
+
+// ServeHTTP routes by the first path segment, the way the legacy
+// deployment split its PHP entry points.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/user/"), strings.HasPrefix(p, "/misc/"):
+		s.users.ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/weave-password-reset"), strings.HasPrefix(p, "/weave-delete-account"):
+		s.pages.ServeHTTP(w, r)
+	case p == "/__heartbeat__":
+		s.heartbeat(w, r)
+	case strings.HasPrefix(p, "/1.0/"), strings.HasPrefix(p, "/1.1/"), strings.HasPrefix(p, "/1/"):
+		s.storage.ServeHTTP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// heartbeat answers 200 when the database does, 503 otherwise, as the
+// Python server's /__heartbeat__ did for load balancers.
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Engine.Ping(r.Context()); err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "heartbeat: database down", "err", err)
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("OK"))
+}
