@@ -183,7 +183,7 @@ func TestUnicode(t *testing.T) {
 			t.Errorf("POST answer %s: ids not escaped as \\u sequences", r.body)
 		}
 		var w struct{ ID, Payload string }
-		e.get("storage/c/" + url.PathEscape(id)).ok(t).decode(t, &w)
+		e.get("storage/c/"+url.PathEscape(id)).ok(t).decode(t, &w)
 		if w.ID != id || w.Payload != payload {
 			t.Errorf("GET %q: %+v", id, w)
 		}
