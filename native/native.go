@@ -109,14 +109,23 @@ func (s *Server) DryRun() http.Handler {
 }
 
 // view is a Server over tx with every side effect beyond the database
-// turned off.
+// turned off. The storage handler is a shallow copy, so it keeps the
+// per-user timestamp memory a fair comparison needs; the User API is
+// cheap to rebuild.
 func (s *Server) view(tx store.Engine) (*Server, error) {
-	cfg := s.cfg
-	cfg.Engine = tx
-	cfg.Events = cef.Discard{}
-	cfg.Auth = auth.NewBasic(tx, auth.BasicOptions{})
-	cfg.Resets = nil
-	return New(cfg)
+	quiet := auth.NewBasic(tx, auth.BasicOptions{})
+	c := *s
+	c.storage = s.storage.WithEngine(tx).WithAuth(quiet).WithEvents(cef.Discard{})
+	c.users = userapi.New(userapi.Config{
+		Users: tx, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
+		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL,
+	})
+	pages, err := resetpages.New(resetpages.Config{Users: tx, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	c.pages = pages
+	return &c, nil
 }
 
 func (s *Server) nodeURL(r *http.Request) string {
