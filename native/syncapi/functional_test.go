@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // mozSetup is the Python tests' setUp: wipe, empty POSTs to six

@@ -1,8 +1,7 @@
 package syncapi
 
-// The write behaviours of Mozilla's functional tests (syncstorage
-// tests/functional/test_storage.py) check, one Test per Python test, on
-// both engines and both API versions. storage.md ends with the list.
+// The write behaviours that Mozilla's functional tests (syncstorage
+// tests/functional/test_storage.py) check; see functional_test.go.
 
 import (
 	"encoding/json"
