@@ -28,7 +28,7 @@ type step struct {
 }
 
 // goldenHeaders are the response headers the transcript records.
-var goldenHeaders = []string{"Content-Type", "Retry-After", "WWW-Authenticate", "X-Weave-Alert",
+var goldenHeaders = []string{"Allow", "Content-Type", "Retry-After", "WWW-Authenticate", "X-Weave-Alert",
 	"X-Weave-Backoff", "X-Weave-Quota-Remaining", "X-Weave-Records", "X-Weave-Timestamp"}
 
 var (
@@ -146,7 +146,7 @@ func runTranscript(t *testing.T, eng store.Engine, v string) string {
 	e.v = v
 	e.createUser("bob", "bob's password")
 	id, err := eng.CreateUser(t.Context(), store.User{Username: "alerted",
-		MD5: auth.HashPassword(testPassword), Status: 1, Alert: "Service moving, see https://example.com/"})
+		MD5: auth.HashPassword(testPassword), Status: 1, Alert: "Service moving,\r\nsee https://example.com/"})
 	if err != nil || id == 0 {
 		t.Fatal(err)
 	}

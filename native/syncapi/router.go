@@ -102,8 +102,6 @@ var (
 	errNoRoute = &weave.Error{Status: http.StatusNotFound, Message: "Not found",
 		Err: errors.New("no such resource")}
 	errLegacyMethod = weave.BadRequest(weave.CodeIllegalMethod, "method or function not allowed")
-	errMethod       = &weave.Error{Status: http.StatusMethodNotAllowed, Code: weave.CodeIllegalMethod,
-		Err: errors.New("method not allowed")}
 	errEmptyUser   = weave.BadRequest(weave.CodeInvalidUsername, "empty user name in path")
 	errPutNoTarget = weave.BadRequest(weave.CodeIllegalMethod, "PUT without a collection")
 )
@@ -130,8 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt = h.routes.legacy
 	}
 	var m mux.RouteMatch
-	if !known || !rt.Match(trimSlash(r), &m) {
-		h.rd.Write(w, r, routeError(d, m.MatchErr))
+	r2 := trimSlash(r)
+	if !known || !rt.Match(r2, &m) {
+		h.rd.Write(w, r, routeError(d, m.MatchErr, r2.URL.Path))
 		return
 	}
 	c := &call{w: w, r: r, d: d, now: now, coll: m.Vars["coll"], id: m.Vars["id"]}
@@ -156,15 +155,31 @@ func trimSlash(r *http.Request) *http.Request {
 
 // routeError is the answer when no route takes the request. On 1.0 a
 // known path with another method is PHP's 400 code 1 (HEAD, GET storage,
-// POST to info/...); on 1.1 it is the Python server's 405.
-func routeError(d weave.Dialect, matchErr error) error {
+// POST to info/...); on 1.1 it is the Python server's 405, with Allow.
+func routeError(d weave.Dialect, matchErr error, path string) error {
 	if !errors.Is(matchErr, mux.ErrMethodMismatch) {
 		return errNoRoute
 	}
 	if d == weave.Legacy {
 		return errLegacyMethod
 	}
-	return errMethod
+	return &weave.Error{Status: http.StatusMethodNotAllowed, Code: weave.CodeIllegalMethod,
+		Header: map[string]string{"Allow": allowed(path)}, Err: errors.New("method not allowed")}
+}
+
+// allowed lists the methods of a routed path, by its shape after
+// /<version>/<user>/.
+func allowed(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case len(parts) == 4 && parts[2] == "info":
+		return "GET"
+	case len(parts) == 3:
+		return "DELETE, PUT"
+	case len(parts) == 4:
+		return "DELETE, GET, POST, PUT"
+	}
+	return "DELETE, GET, PUT"
 }
 
 // serve runs the gate checks that need no account, authenticates, then
@@ -186,7 +201,13 @@ func (h *Handler) serve(c *call, ep endpoint, pathUser string) error {
 	}
 	c.user = user
 	if user.Alert != "" {
-		c.w.Header().Set("X-Weave-Alert", user.Alert)
+		// A line break in the stored text must not end the header.
+		c.w.Header().Set("X-Weave-Alert", strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, user.Alert))
 	}
 	return h.endpoint(ep)(c)
 }
