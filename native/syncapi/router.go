@@ -102,8 +102,8 @@ var (
 	errNoRoute = &weave.Error{Status: http.StatusNotFound, Message: "Not found",
 		Err: errors.New("no such resource")}
 	errLegacyMethod = weave.BadRequest(weave.CodeIllegalMethod, "method or function not allowed")
-	errEmptyUser   = weave.BadRequest(weave.CodeInvalidUsername, "empty user name in path")
-	errPutNoTarget = weave.BadRequest(weave.CodeIllegalMethod, "PUT without a collection")
+	errEmptyUser    = weave.BadRequest(weave.CodeInvalidUsername, "empty user name in path")
+	errPutNoTarget  = weave.BadRequest(weave.CodeIllegalMethod, "PUT without a collection")
 )
 
 // dialectOf reads the API version from the first path segment.
