@@ -297,3 +297,19 @@ func TestIssue(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionOne serves /1/ as 1.1, as the Python server did.
+func TestVersionOne(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, kind string) {
+		e := newEnv(t, openEngine(t, kind), Config{})
+		e.clock.freeze(time.Unix(1795895500, 0))
+		e.v = "1"
+		e.put("storage/c/1", `{"payload":"x"}`).want(t, http.StatusOK, "1795895500.00")
+		r := e.get("info/collections")
+		r.want(t, http.StatusOK, `{"c":1795895500.00}`)
+		if ts := r.hdr.Get("X-Weave-Timestamp"); ts != "1795895500.00" {
+			t.Errorf("X-Weave-Timestamp %q", ts)
+		}
+		e.do("GET", "/2.0/alice/info/collections", "").want(t, http.StatusNotFound, `"Not found"`)
+	})
+}
