@@ -60,12 +60,14 @@ type Handler struct {
 	// one user get strictly increasing timestamps. Shared by WithEngine
 	// copies: a dry-run write only makes later timestamps a little larger.
 	issued *issuedStamps
+	// writers order each user's writes by timestamp (shared like issued).
+	writers *writeLocks
 }
 
 // New builds a Handler. cfg.Engine and cfg.Auth are required.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, eng: cfg.Engine, events: cfg.Events, log: cfg.Logger, now: cfg.Now,
-		issued: newIssuedStamps(issuedCapacity)}
+		issued: newIssuedStamps(issuedCapacity), writers: new(writeLocks)}
 	if h.events == nil {
 		h.events = cef.Discard{}
 	}
@@ -160,6 +162,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rq.target(vars); err != nil {
 		h.fail(rq, err)
 		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		defer h.writers.lock(rq.user.ID)()
 	}
 	if err := ep(h, rq); err != nil {
 		h.fail(rq, err)

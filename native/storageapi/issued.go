@@ -51,3 +51,17 @@ func (s *issuedStamps) reserve(user int64, now, floor store.Timestamp) store.Tim
 	s.cur[user] = ts
 	return ts
 }
+
+// writeLocks serialise the writes of one user within a handler, from the
+// moment a write's timestamp is reserved until it is committed. Without
+// them two concurrent writes could commit out of timestamp order, and a
+// client that synced with newer= between the two commits would never see
+// the earlier one. Striped by user id: bounded memory, and writes of
+// different users rarely wait for each other.
+type writeLocks [64]sync.Mutex
+
+func (l *writeLocks) lock(user int64) func() {
+	m := &l[uint64(user)%uint64(len(l))]
+	m.Lock()
+	return m.Unlock
+}
