@@ -287,73 +287,99 @@ ROUTE is named as in routes.yaml, e.g. "GET /{version}/{user}/info/collections"`
 	return usage
 }
 
-// runDiff: weaveproxy diff accept|list|revoke|seed-known-defects
-func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := errors.New(`usage: weaveproxy diff accept --route R (--path P | --shape P1,P2 | --legacy-contains TEXT | --request-match RE) --reason TEXT --by NAME
+// diffCmd is one parsed `weaveproxy diff` command.
+type diffCmd struct {
+	sub    string
+	dsn    string
+	by     string
+	waiver store.Waiver
+	shape  string
+	all    bool
+	id     string
+}
+
+const diffUsage = `usage: weaveproxy diff accept --route R (--path P | --shape P1,P2 | --legacy-contains TEXT | --request-match RE) --reason TEXT --by NAME
        weaveproxy diff list [--all]
        weaveproxy diff revoke ID [--by NAME]
        weaveproxy diff seed-known-defects [--by NAME]
-each takes --diff-db DSN (default ` + defaultDiffDB + `)`)
-	if len(args) == 0 {
-		return usage
-	}
-	sub := args[0]
-	fs := newFlags("diff "+sub, stderr)
-	dsn := fs.String("diff-db", defaultDiffDB, "diff store: sqlite:PATH or mysql:DSN")
-	by := fs.String("by", whoAmI(), "who accepts or revokes")
-	var w store.Waiver
-	var shape string
-	all := false
-	switch sub {
-	case "accept":
-		fs.StringVar(&w.Route, "route", "", `route, as in routes.yaml ("*" for every route)`)
-		fs.StringVar(&w.Field, "path", "", "field path to accept, e.g. body.failed or header.x-weave-records")
-		fs.StringVar(&shape, "shape", "", "comma-separated field paths: accept exactly this set of differences")
-		fs.StringVar(&w.LegacyContains, "legacy-contains", "", "only pairs whose legacy body contains this text")
-		fs.StringVar(&w.RequestMatch, "request-match", "", `only requests whose "METHOD target" matches this regexp`)
-		fs.StringVar(&w.Reason, "reason", "", "why native may differ here (required)")
-	case "list":
-		fs.BoolVar(&all, "all", false, "include revoked waivers")
-	case "revoke", "seed-known-defects":
-	default:
-		return usage
-	}
-	pos, err := parseArgs(fs, args[1:])
+each takes --diff-db DSN (default ` + defaultDiffDB + `)`
+
+// runDiff: weaveproxy diff accept|list|revoke|seed-known-defects
+func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d, err := parseDiff(args, stderr)
 	if err != nil {
 		return err
 	}
-	if (sub == "revoke") != (len(pos) == 1) || len(pos) > 1 {
-		return usage
-	}
-	st, err := openDiffStore(ctx, *dsn, sub != "accept" && sub != "seed-known-defects")
+	st, err := openDiffStore(ctx, d.dsn, d.sub == "list" || d.sub == "revoke")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	switch sub {
+	return d.exec(ctx, st, stdout)
+}
+
+func parseDiff(args []string, stderr io.Writer) (*diffCmd, error) {
+	if len(args) == 0 {
+		return nil, errors.New(diffUsage)
+	}
+	d := &diffCmd{sub: args[0]}
+	fs := newFlags("diff "+d.sub, stderr)
+	fs.StringVar(&d.dsn, "diff-db", defaultDiffDB, "diff store: sqlite:PATH or mysql:DSN")
+	fs.StringVar(&d.by, "by", whoAmI(), "who accepts or revokes")
+	w := &d.waiver
+	switch d.sub {
 	case "accept":
-		if shape != "" {
-			w.Shape = strings.Split(shape, ",")
+		fs.StringVar(&w.Route, "route", "", `route, as in routes.yaml ("*" for every route)`)
+		fs.StringVar(&w.Field, "path", "", "field path to accept, e.g. body.failed or header.x-weave-records")
+		fs.StringVar(&d.shape, "shape", "", "comma-separated field paths: accept exactly this set of differences")
+		fs.StringVar(&w.LegacyContains, "legacy-contains", "", "only pairs whose legacy body contains this text")
+		fs.StringVar(&w.RequestMatch, "request-match", "", `only requests whose "METHOD target" matches this regexp`)
+		fs.StringVar(&w.Reason, "reason", "", "why native may differ here (required)")
+	case "list":
+		fs.BoolVar(&d.all, "all", false, "include revoked waivers")
+	case "revoke", "seed-known-defects":
+	default:
+		return nil, errors.New(diffUsage)
+	}
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.sub == "revoke" && len(pos) == 1:
+		d.id = pos[0]
+	case len(pos) > 0 || d.sub == "revoke":
+		return nil, errors.New(diffUsage)
+	}
+	return d, nil
+}
+
+func (d *diffCmd) exec(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	switch d.sub {
+	case "accept":
+		w := d.waiver
+		if d.shape != "" {
+			w.Shape = strings.Split(d.shape, ",")
 		}
-		w.By = *by
+		w.By = d.by
 		got, err := st.Accept(ctx, w)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "accepted %s\n", got.ID)
 	case "list":
-		ws, err := st.ListWaivers(ctx, all)
+		ws, err := st.ListWaivers(ctx, d.all)
 		if err != nil {
 			return err
 		}
 		printWaivers(stdout, ws)
 	case "revoke":
-		if err := st.Revoke(ctx, pos[0], *by); err != nil {
+		if err := st.Revoke(ctx, d.id, d.by); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s\n", pos[0])
+		fmt.Fprintf(stdout, "revoked %s\n", d.id)
 	case "seed-known-defects":
-		added, err := store.SeedKnownDefects(ctx, st, *by)
+		added, err := store.SeedKnownDefects(ctx, st, d.by)
 		if err != nil {
 			return err
 		}

@@ -57,34 +57,32 @@ func BenchmarkShadowLatency(b *testing.B) {
 		b.ReportMetric(perReq(r, n), "read-ns/req")
 		b.ReportMetric(perReq(w, n), "write-ns/req")
 	})
-	for _, kind := range []struct {
-		name string
-		do   func(*client) time.Duration
-	}{{"shadow-read", read}, {"shadow-write", write}} {
-		b.Run(kind.name, func(b *testing.B) {
-			var l, s time.Duration
-			n := 0
-			for b.Loop() {
-				// Alternate which goes first: the worker comparing the
-				// previous shadow pair competes for the CPU with whatever
-				// comes next.
-				if n%2 == 0 {
-					l += kind.do(viaLegacy)
-					s += kind.do(viaShadow)
-				} else {
-					s += kind.do(viaShadow)
-					l += kind.do(viaLegacy)
-				}
-				n++
-			}
-			b.StopTimer()
-			shadowMode.flush(b)
-			b.ReportMetric(perReq(l, n), "legacy-ns/req")
-			b.ReportMetric(perReq(s, n), "shadow-ns/req")
-			b.ReportMetric(perReq(s, n)/perReq(l, n), "shadow/legacy")
-			b.ReportMetric(dropped(b, shadowMode), "dropped")
-		})
+	b.Run("shadow-read", func(b *testing.B) { versus(b, shadowMode, read, viaLegacy, viaShadow) })
+	b.Run("shadow-write", func(b *testing.B) { versus(b, shadowMode, write, viaLegacy, viaShadow) })
+}
+
+// versus times do through both proxies, alternating which goes first: the
+// worker comparing the previous shadow pair competes for the CPU with
+// whatever comes next.
+func versus(b *testing.B, shadowMode *stack, do func(*client) time.Duration, viaLegacy, viaShadow *client) {
+	var l, s time.Duration
+	n := 0
+	for b.Loop() {
+		if n%2 == 0 {
+			l += do(viaLegacy)
+			s += do(viaShadow)
+		} else {
+			s += do(viaShadow)
+			l += do(viaLegacy)
+		}
+		n++
 	}
+	b.StopTimer()
+	shadowMode.flush(b)
+	b.ReportMetric(perReq(l, n), "legacy-ns/req")
+	b.ReportMetric(perReq(s, n), "shadow-ns/req")
+	b.ReportMetric(perReq(s, n)/perReq(l, n), "shadow/legacy")
+	b.ReportMetric(dropped(b, shadowMode), "dropped")
 }
 
 func perReq(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(max(n, 1)) }
