@@ -10,7 +10,7 @@ import (
 
 // deliberate is a pair where native differs from the legacy answer on
 // purpose. The native answer is pinned (a body ending in "…" is a prefix),
-// why names the decision (docs/compat-storage.md). Where native would keep
+// why names the decision (docs/compatibility.md). Where native would keep
 // a state legacy did not, the pair runs on a dry-run view (dry); where
 // legacy stored something native refuses, fix writes the legacy effect to
 // the engine. Either way later pairs compare against the legacy state.

@@ -146,7 +146,7 @@ func sameUpToTies(t *testing.T, e *env, coll string, q url.Values, native, legac
 // Every answer must equal the legacy one (status, Content-Type,
 // WWW-Authenticate, X-Weave-Records when legacy sent it, body up to
 // timestamps) unless the pair is in replayDeliberate, which pins the native
-// answer and names the decision in docs/compat-storage.md.
+// answer and names the decision in docs/compatibility.md.
 func TestReplayLegacyRecordings(t *testing.T) {
 	pairs := loadRecordings(t)
 	for _, b := range backends {

@@ -11,7 +11,7 @@ import (
 // testdata/legacy-user-api.jsonl is every /user/ and /misc/ pair of
 // shared/recordings/legacy-php-sync1.0.jsonl, in order. Replaying them
 // against the native handler must give the legacy answer, except where
-// docs/compat-user.md records a deliberate difference: those are listed here
+// docs/compatibility.md records a deliberate difference: those are listed here
 // with the native answer, so a new difference fails the test.
 var deliberate = map[string]struct {
 	status int

@@ -2,7 +2,7 @@
 // password and e-mail changes, storage node lookup, password-reset codes)
 // under /user/1.0/ and its alias /user/1/, plus /misc/1.0/captcha_html.
 // Behaviour follows the Python reference, wire details the legacy PHP
-// server where clients could notice; docs/compat-user.md lists each choice.
+// server where clients could notice; docs/compatibility.md lists each choice.
 package userapi
 
 import (
