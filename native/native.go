@@ -38,7 +38,8 @@ type Config struct {
 	// itself.
 	NodeURL string
 
-	QuotaKB       int
+	// QuotaKB is each user's storage quota in KB; 0 means none.
+	QuotaKB       float64
 	BatchMaxCount int
 	BatchMaxBytes int
 	RetryAfter    time.Duration
@@ -67,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg}
 	s.storage = storageapi.New(storageapi.Config{
 		Engine: cfg.Engine, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
-		QuotaKB: cfg.QuotaKB, BatchMaxCount: cfg.BatchMaxCount, BatchMaxBytes: cfg.BatchMaxBytes,
+		Quota: cfg.QuotaKB > 0, QuotaKB: cfg.QuotaKB, BatchMaxCount: cfg.BatchMaxCount, BatchMaxBytes: cfg.BatchMaxBytes,
 		RetryAfter: cfg.RetryAfter, Now: cfg.Now,
 	})
 	s.users = userapi.New(userapi.Config{

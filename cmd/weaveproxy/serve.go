@@ -21,7 +21,7 @@ type serveFlags struct {
 	dsn          string
 	registration string
 	routes       string
-	quotaKB      int
+	quotaKB      float64
 	memcache     string
 	tabsMemOnly  bool
 	cefFile      string
@@ -54,7 +54,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.dsn, "db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
 	fs.StringVar(&f.registration, "registration", "", "open, closed or secret:VALUE (default: open on a loopback listener, else closed)")
 	fs.StringVar(&f.routes, "routes", "", "routes.yaml: run as the proxy in front of the legacy server")
-	fs.IntVar(&f.quotaKB, "quota-kb", 5120, "storage quota per user in KB; 0 disables")
+	fs.Float64Var(&f.quotaKB, "quota-kb", 5120, "storage quota per user in KB; 0 disables")
 	fs.StringVar(&f.memcache, "memcache", "", "memcached servers, comma-separated")
 	fs.BoolVar(&f.tabsMemOnly, "tabs-memcache-only", false, "keep tabs in memcache alone (only once no route is legacy)")
 	fs.StringVar(&f.cefFile, "cef-file", "", "CEF security event file (default cef.log)")

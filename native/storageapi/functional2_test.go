@@ -30,6 +30,22 @@ func TestQuota(t *testing.T) {
 // setup's 24 bytes used leaves 1 - 24/1024 KB, reported before the write;
 // once the quota is used up, writes get 400 code 14 and a CEF event.
 func TestOverQuota(t *testing.T) {
+	// Mozilla's test_overquota, with its numbers: 24 bytes used of a 0.1 KB
+	// quota leave 0.0765625 KB; a quota of 0 leaves nothing.
+	forEach(t, func(c *Config) { c.QuotaKB = 0.1 }, func(t *testing.T, e *env) {
+		setupPY(t, e)
+		rec := e.do("PUT", "storage/col2/12345", `{"payload":"x"}`)
+		e.ok(rec)
+		if got := rec.Header().Get("X-Weave-Quota-Remaining"); got != "0.0765625" {
+			t.Errorf("X-Weave-Quota-Remaining with 0.1 KB quota: %q, want 0.0765625", got)
+		}
+	})
+	forEach(t, func(c *Config) { c.QuotaKB = 0 }, func(t *testing.T, e *env) {
+		rec := e.do("PUT", "storage/col2/12345", `{"payload":"x"}`)
+		if rec.Code != 400 || rec.Body.String() != "14" || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("PUT with quota 0: %d %q", rec.Code, rec.Body.String())
+		}
+	})
 	forEach(t, func(c *Config) { c.QuotaKB = 1 }, func(t *testing.T, e *env) {
 		setupPY(t, e)
 		rec := e.do("PUT", "storage/col2/12345", `{"payload":"`+strings.Repeat("X", 900)+`"}`)

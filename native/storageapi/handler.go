@@ -27,8 +27,10 @@ type Config struct {
 	Auth   auth.Authenticator
 	Events cef.Sink     // OverQuota events; nil drops them
 	Logger *slog.Logger // nil discards
-	// QuotaKB is the per-user quota in KB of payload bytes; 0: no quota.
-	QuotaKB int
+	// Quota turns the per-user quota on (PY's use_quota); QuotaKB is its
+	// size in KB of payload bytes (PY's quota_size; 0 leaves no room).
+	Quota   bool
+	QuotaKB float64
 	// BatchMaxCount and BatchMaxBytes bound one POST (defaults 100 items,
 	// 1048576 payload bytes); the rest fails with "retry wbo"/"retry bytes".
 	BatchMaxCount int

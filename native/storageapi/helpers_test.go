@@ -116,11 +116,11 @@ func newEnv(t testing.TB, b backend, version string, mod func(*Config)) *env {
 	ev := &events{}
 	clk := &clock{t: start}
 	cfg := Config{
-		Engine:  e,
-		Auth:    auth.NewBasic(e, auth.BasicOptions{Events: ev}),
-		Events:  ev,
-		QuotaKB: 5120,
-		Now:     clk.Now,
+		Engine: e,
+		Auth:   auth.NewBasic(e, auth.BasicOptions{Events: ev}),
+		Events: ev,
+		Quota:  true, QuotaKB: 5120,
+		Now: clk.Now,
 	}
 	if mod != nil {
 		mod(&cfg)

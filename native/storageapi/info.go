@@ -31,7 +31,7 @@ func (h *Handler) infoQuota(rq *request) error {
 	if err != nil {
 		return fmt.Errorf("info/quota: %w", err)
 	}
-	return rq.replyJSON(rq.d.AppendQuota(nil, used, h.cfg.QuotaKB))
+	return rq.replyJSON(rq.d.AppendQuota(nil, used, h.cfg.QuotaKB, h.cfg.Quota))
 }
 
 // infoUsage maps each collection to the KB of its live payloads.

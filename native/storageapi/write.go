@@ -24,14 +24,14 @@ type quota struct {
 // 14), as the Python server did before PUT and before writing a batch.
 // Usage counts payload bytes of live items.
 func (h *Handler) checkQuota(rq *request) (quota, error) {
-	if h.cfg.QuotaKB <= 0 {
+	if !h.cfg.Quota {
 		return quota{}, nil
 	}
 	used, err := h.eng.TotalSize(rq.r.Context(), rq.user.ID, rq.ts)
 	if err != nil {
 		return quota{}, fmt.Errorf("quota of user %d: %w", rq.user.ID, err)
 	}
-	q := quota{on: true, leftKB: float64(h.cfg.QuotaKB) - float64(used)/1024}
+	q := quota{on: true, leftKB: h.cfg.QuotaKB - float64(used)/1024}
 	if q.leftKB <= 0 {
 		h.events.Emit(rq.r, cef.Event{Signature: "OverQuota", Name: "User over quota", Severity: 5,
 			Username:   rq.user.Username,

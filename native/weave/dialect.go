@@ -1,6 +1,7 @@
 package weave
 
 import (
+	"math"
 	"sort"
 	"strconv"
 
@@ -169,14 +170,18 @@ func appendMap[V any](d Dialect, b []byte, m map[string]V, val func([]byte, V) [
 }
 
 // AppendQuota renders info/quota: [used KB as a float, quota KB or null].
-func (d Dialect) AppendQuota(b []byte, usedBytes int64, quotaKB int) []byte {
+func (d Dialect) AppendQuota(b []byte, usedBytes int64, quotaKB float64, on bool) []byte {
 	b = append(b, '[')
 	b = d.AppendFloat(b, float64(usedBytes)/1024)
 	b = append(b, ',')
-	if quotaKB > 0 {
-		b = strconv.AppendInt(b, int64(quotaKB), 10)
-	} else {
+	switch {
+	case !on:
 		b = append(b, "null"...)
+	case quotaKB == math.Trunc(quotaKB):
+		// Configured as a whole number, printed as one (PHP's 5000, PY's 5120).
+		b = strconv.AppendInt(b, int64(quotaKB), 10)
+	default:
+		b = d.AppendFloat(b, quotaKB)
 	}
 	return append(b, ']')
 }

@@ -178,12 +178,16 @@ func TestInfoBodies(t *testing.T) {
 		out = append(d.AppendCountMap(out, map[string]int64{}), '\n')
 		out = append(d.AppendUsageMap(out, usage), '\n')
 		out = append(d.AppendUsageMap(out, nil), '\n')
-		out = append(d.AppendQuota(out, 0, 5120), '\n')
-		out = append(d.AppendQuota(out, 200704, 0), '\n')
+		out = append(d.AppendQuota(out, 0, 5120, true), '\n')
+		out = append(d.AppendQuota(out, 200704, 0, false), '\n')
 		out = append(d.AppendModified(out, nil), '\n')
 		out = append(d.AppendModified(out, ptr(store.Timestamp(179589550060))), '\n')
 	}
 	golden(t, "info.golden", out)
+	// PY's test_overquota configures 0.1 KB: a fractional quota stays one.
+	if got := string(Python.AppendQuota(nil, 24, 0.1, true)); got != "[0.0234375,0.1]" {
+		t.Errorf("fractional quota: %s", got)
+	}
 	// REC #104/#105: the legacy server's exact bytes.
 	if got := string(Legacy.AppendTimestampMap(nil, stamps)); got !=
 		`{"forms":1795895500.62,"history":1795895500.69,"bookmarks":1795895500.62,"tabs":1795895500.67}` {
