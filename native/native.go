@@ -110,13 +110,13 @@ func (s *Server) DryRun() http.Handler {
 }
 
 // view is a Server over tx with every side effect beyond the database
-// turned off. The storage handler is a shallow copy, so it keeps the
-// per-user timestamp memory a fair comparison needs; the User API is
-// cheap to rebuild.
+// turned off. The storage handler is a shallow copy (its router compiled
+// once) with a timestamp memory of its own, so rolled-back writes never
+// push real timestamps forward; the User API is cheap to rebuild.
 func (s *Server) view(tx store.Engine) (*Server, error) {
 	quiet := auth.NewBasic(tx, auth.BasicOptions{})
 	c := *s
-	c.storage = s.storage.WithEngine(tx).WithAuth(quiet).WithEvents(cef.Discard{})
+	c.storage = s.storage.WithEngine(tx).WithOwnStamps().WithAuth(quiet).WithEvents(cef.Discard{})
 	c.users = userapi.New(userapi.Config{
 		Users: tx, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
 		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL,

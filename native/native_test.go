@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/userapi"
@@ -108,5 +109,28 @@ func TestTwoServersTwoEngines(t *testing.T) {
 	call(t, a, "PUT", "/user/1.0/alice", `{"password":"correct horse battery"}`, false)
 	if _, body := call(t, b, "GET", "/user/1.0/alice", "", false); body != "0" {
 		t.Fatalf("account created on one server exists on the other")
+	}
+}
+
+// TestDryRunDoesNotAdvanceTimestamps: rolled-back writes must not push the
+// timestamps of real writes forward, or shadowed writes drift ahead of
+// legacy's clock.
+func TestDryRunDoesNotAdvanceTimestamps(t *testing.T) {
+	s, _ := newServer(t)
+	now := time.Unix(1795895500, 0)
+	s.cfg.Now = func() time.Time { return now }
+	s, err := New(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, s, "PUT", "/user/1.0/alice", `{"password":"correct horse battery"}`, false)
+	dry := s.DryRun()
+	for i := 0; i < 5; i++ {
+		if status, _ := call(t, dry, "PUT", "/1.1/alice/storage/bookmarks/x", `{"payload":"p"}`, true); status != 200 {
+			t.Fatalf("dry-run PUT %d: %d", i, status)
+		}
+	}
+	if _, body := call(t, s, "PUT", "/1.1/alice/storage/bookmarks/x", `{"payload":"p"}`, true); body != "1795895500.00" {
+		t.Fatalf("real write after five dry runs stamped %s, want the clock's 1795895500.00", body)
 	}
 }

@@ -226,6 +226,16 @@ func (rq *request) reply(contentType string, body []byte) error {
 
 func (rq *request) replyJSON(body []byte) error { return rq.reply("application/json", body) }
 
+// WithOwnStamps returns a shallow copy of h with a timestamp memory of its
+// own. A dry run uses it: the writes it stamps are rolled back, so they
+// must not push the real writes' timestamps forward (the collection's
+// newest item still bounds them from below).
+func (h *Handler) WithOwnStamps() *Handler {
+	c := *h
+	c.issued = newIssuedStamps(issuedCapacity)
+	return &c
+}
+
 // WithAuth returns a shallow copy of h authenticating with a (a dry-run
 // view authenticates against the same transaction it writes to).
 func (h *Handler) WithAuth(a auth.Authenticator) *Handler {
