@@ -92,7 +92,12 @@ func Classify(method, target string) Endpoint {
 	switch {
 	case len(segs) >= 2 && segs[0] == "user":
 		e.Kind = UserAPI
+		// Named as the proxy's route table names them, so replayed and
+		// shadowed pairs of one route land in one row of the report.
 		e.Template = method + " /user/" + segs[1]
+		if isUserVersion(segs[1]) {
+			e.Template = method + " /user/{version}"
+		}
 		if len(segs) >= 3 {
 			e.Template += "/{user}"
 		}
@@ -109,6 +114,8 @@ func Classify(method, target string) Endpoint {
 }
 
 func isVersion(s string) bool { return s == "1.0" || s == "1.1" || s == "1" }
+
+func isUserVersion(s string) bool { return s == "1.0" || s == "1" }
 
 func classifyStorage(e *Endpoint, rest []string) {
 	base := e.Method + " /{version}/{user}/"

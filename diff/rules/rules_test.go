@@ -31,9 +31,9 @@ func TestClassify(t *testing.T) {
 		{"HEAD", "/1.0/alice/info/collections", InfoOther, "HEAD /{version}/{user}/info/collections"},
 		{"GET", "/1.0/alice//storage/bookmarks", Other, "GET (other)"},
 		{"GET", "/1.0/alice/frob/bookmarks", Other, "GET /{version}/{user}/{other}"},
-		{"PUT", "/user/1.0/alice", UserAPI, "PUT /user/1.0/{user}"},
-		{"POST", "/user/1.0/alice/password", UserAPI, "POST /user/1.0/{user}/password"},
-		{"GET", "/user/1.0/alice/node/weave", UserAPI, "GET /user/1.0/{user}/node/weave"},
+		{"PUT", "/user/1.0/alice", UserAPI, "PUT /user/{version}/{user}"},
+		{"POST", "/user/1.0/alice/password", UserAPI, "POST /user/{version}/{user}/password"},
+		{"GET", "/user/1.0/alice/node/weave", UserAPI, "GET /user/{version}/{user}/node/weave"},
 		{"GET", "/misc/1.0/captcha_html", Misc, "GET /misc/1.0/captcha_html"},
 		{"GET", "/weave-password-reset?key=X", Other, "GET (other)"},
 	}
