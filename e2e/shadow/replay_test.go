@@ -22,7 +22,7 @@ func recordings() string {
 
 // minReplayMatch guards the replay's match rate against regressions. Most
 // of today's differences are deliberate (X-Weave-Records always sent, the
-// User API's content types, numeric sortindex, ...; docs/compat-*.md):
+// User API's content types, numeric sortindex, ...; docs/compatibility.md):
 // raise it as they get waivers or native closes the others.
 const minReplayMatch = 0.38
 
