@@ -32,6 +32,9 @@ type dialect struct {
 	quote func(string) string
 	// nullSafeEq compares two possibly-NULL values for equality.
 	nullSafeEq string
+	// notPrimary is an index hint that keeps a per-user aggregate off
+	// the clustered primary key (see TotalSize); empty where not needed.
+	notPrimary string
 	// forUpdate locks the rows a read inside a write transaction selects.
 	// SQLite needs none: its write transactions are exclusive.
 	forUpdate string
@@ -116,6 +119,7 @@ var mysqlDialect = &dialect{
 	name:        "mysql",
 	quote:       backquote,
 	nullSafeEq:  "<=>",
+	notPrimary:  " IGNORE INDEX (PRIMARY)",
 	forUpdate:   " FOR UPDATE",
 	upsert:      func(...string) string { return " ON DUPLICATE KEY UPDATE " },
 	excluded:    func(col string) string { return "VALUES(" + col + ")" },

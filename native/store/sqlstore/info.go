@@ -55,11 +55,30 @@ func (e *Engine) CollectionUsage(ctx context.Context, userID int64, now store.Ti
 }
 
 // TotalSize is the payload bytes of all the user's live items.
+//
+// It runs before every write when quotas are on, so it is two cheap
+// queries rather than one join: the sum over all rows, which the legacy
+// size_index (username, payload_size) answers on its own, minus the sum
+// over the few rows whose ttl has passed, found from the ttl table.
+// MariaDB prefers the clustered primary key for the first (it reads
+// every payload: 15 ms at 10k rows instead of 1); the dialect steers it
+// off with IGNORE INDEX (PRIMARY), which exists in every legacy table.
 func (e *Engine) TotalSize(ctx context.Context, userID int64, now store.Timestamp) (int64, error) {
-	var n int64
-	err := e.reader().QueryRowContext(ctx, "SELECT COALESCE(SUM(w.payload_size), 0)"+e.liveJoin()+
-		" WHERE w.username = ?"+liveCond, userID, now.Seconds()).Scan(&n)
-	return n, e.wrap("total size", err)
+	q := e.reader()
+	var all, expired int64
+	err := q.QueryRowContext(ctx, "SELECT COALESCE(SUM(payload_size), 0) FROM "+e.d.quote(e.t.wbo)+
+		e.d.notPrimary+" WHERE username = ?", userID).Scan(&all)
+	if err != nil {
+		return 0, e.wrap("total size", err)
+	}
+	err = q.QueryRowContext(ctx, "SELECT COALESCE(SUM(w.payload_size), 0) FROM "+e.d.quote(e.t.ttl)+" t JOIN "+
+		e.d.quote(e.t.wbo)+" w ON w.username = t.username AND w.collection = t.collection AND w.id = t.id"+
+		" AND t.modified "+e.d.nullSafeEq+" w.modified WHERE t.username = ? AND t.ttl <= ?",
+		userID, now.Seconds()).Scan(&expired)
+	if err != nil {
+		return 0, e.wrap("expired size", err)
+	}
+	return all - expired, nil
 }
 
 // CollectionMax is the highest modified of a collection, ttl regardless.
