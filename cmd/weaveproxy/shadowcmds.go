@@ -194,6 +194,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dsn := fs.String("diff-db", defaultReplayDB, "diff store for the replay's pairs: sqlite:PATH or mysql:DSN")
 	out := fs.String("out", "", "also write report.html and report.json to this directory")
 	known := fs.Bool("known-defects", true, "accept the known legacy defects of the recordings (PHP 8 fatal errors) as waivers")
+	deliberate := fs.Bool("deliberate", false, "also accept the wire differences docs/compatibility.md records as deliberate")
 	minMatch := fs.Float64("min-match", 0, "fail when the match rate is below this (0–1)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -213,6 +214,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	if *known {
 		if _, err := store.SeedKnownDefects(ctx, st, "weaveproxy replay"); err != nil {
+			return err
+		}
+	}
+	if *deliberate {
+		if _, err := store.SeedDeliberate(ctx, st, "weaveproxy replay"); err != nil {
 			return err
 		}
 	}
@@ -302,9 +308,10 @@ const diffUsage = `usage: weaveproxy diff accept --route R (--path P | --shape P
        weaveproxy diff list [--all]
        weaveproxy diff revoke ID [--by NAME]
        weaveproxy diff seed-known-defects [--by NAME]
+       weaveproxy diff seed-deliberate [--by NAME]
 each takes --diff-db DSN (default ` + defaultDiffDB + `)`
 
-// runDiff: weaveproxy diff accept|list|revoke|seed-known-defects
+// runDiff: weaveproxy diff accept|list|revoke|seed-known-defects|seed-deliberate
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d, err := parseDiff(args, stderr)
 	if err != nil {
@@ -337,7 +344,7 @@ func parseDiff(args []string, stderr io.Writer) (*diffCmd, error) {
 		fs.StringVar(&w.Reason, "reason", "", "why native may differ here (required)")
 	case "list":
 		fs.BoolVar(&d.all, "all", false, "include revoked waivers")
-	case "revoke", "seed-known-defects":
+	case "revoke", "seed-known-defects", "seed-deliberate":
 	default:
 		return nil, errors.New(diffUsage)
 	}
@@ -384,6 +391,12 @@ func (d *diffCmd) exec(ctx context.Context, st *store.Store, stdout io.Writer) e
 			return err
 		}
 		fmt.Fprintf(stdout, "accepted %d known legacy defects\n", len(added))
+	case "seed-deliberate":
+		added, err := store.SeedDeliberate(ctx, st, d.by)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "accepted %d deliberate differences\n", len(added))
 	}
 	return nil
 }

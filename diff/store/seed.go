@@ -38,26 +38,62 @@ func KnownDefects() []Waiver {
 	}
 }
 
+// DeliberateDifferences are waivers for wire differences that
+// docs/compatibility.md records as deliberate: native answers this way on
+// purpose, so QA should see them counted apart, with the reason, and not
+// as findings. They are narrow (one field, and a request pattern where the
+// field could also differ for a real reason) so that a real difference on
+// the same route still shows.
+func DeliberateDifferences() []Waiver {
+	const doc = " (docs/compatibility.md)"
+	userAPI := `^[A-Z]+ /user/`
+	return []Waiver{
+		{Route: "*", Field: "header.x-weave-records",
+			Reason: "deliberate: native sends X-Weave-Records on every collection GET and on info/collections and info/collection_counts, as PY did; PHP only on non-empty collection GETs" + doc},
+		{Route: "*", Field: "header.content-type", RequestMatch: userAPI,
+			Reason: "deliberate: the User API answers text/plain or application/json, never PHP's text/html, because it echoes user text" + doc},
+		{Route: "*", Field: "header.x-content-type-options", RequestMatch: userAPI,
+			Reason: "deliberate: the User API sends X-Content-Type-Options: nosniff with its answers" + doc},
+		{Route: "*", Field: "header.www-authenticate", RequestMatch: userAPI,
+			Reason: "deliberate: User API 401s carry WWW-Authenticate (RFC 7235), as storage 401s always did" + doc},
+		{Route: "GET /{version}/{user}/info/quota", Field: "body[0]",
+			Reason: "deliberate: info/quota reports used KB as an exact float (PY), not PHP's rounded integer" + doc},
+	}
+}
+
 // SeedKnownDefects accepts the KnownDefects waivers that are not active
 // yet, in the name of by, and returns the ones it added.
 func SeedKnownDefects(ctx context.Context, s *Store, by string) ([]Waiver, error) {
+	return seed(ctx, s, by, KnownDefects())
+}
+
+// SeedDeliberate accepts the DeliberateDifferences waivers that are not
+// active yet, in the name of by, and returns the ones it added.
+func SeedDeliberate(ctx context.Context, s *Store, by string) ([]Waiver, error) {
+	return seed(ctx, s, by, DeliberateDifferences())
+}
+
+func seed(ctx context.Context, s *Store, by string, ws []Waiver) ([]Waiver, error) {
 	active, err := s.ListWaivers(ctx, false)
 	if err != nil {
 		return nil, err
 	}
+	key := func(w Waiver) string {
+		return w.Route + "\x00" + w.Field + "\x00" + w.RequestMatch + "\x00" + w.LegacyContains
+	}
 	have := map[string]bool{}
 	for _, w := range active {
-		have[w.Route+"\x00"+w.RequestMatch+"\x00"+w.LegacyContains] = true
+		have[key(w)] = true
 	}
 	var added []Waiver
-	for _, w := range KnownDefects() {
-		if have[w.Route+"\x00"+w.RequestMatch+"\x00"+w.LegacyContains] {
+	for _, w := range ws {
+		if have[key(w)] {
 			continue
 		}
 		w.By = by
 		got, err := s.Accept(ctx, w)
 		if err != nil {
-			return added, fmt.Errorf("seed known defects: %w", err)
+			return added, fmt.Errorf("seed waivers: %w", err)
 		}
 		added = append(added, got)
 	}
