@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,6 +90,20 @@ func TestProxyWritesInEachMode(t *testing.T) {
 	counts := c.do("GET", "/1.0/"+c.user+"/info/collection_counts", "", true)
 	if counts.Body != `{"forms":3}` {
 		t.Errorf("after one write per mode, counts = %s, want forms:3 (each write applied once)", counts.Body)
+	}
+
+	// A batch POST and the two deletes, once per mode: each applied once.
+	for i, mode := range []string{"legacy", "shadow", "native"} {
+		s.writeRoutes(t, "default: "+mode+"\n")
+		waitFor(t, "default mode "+mode, func() bool {
+			return s.modeOf(t, "POST /{version}/{user}/storage/{collection}") == mode
+		})
+		coll := fmt.Sprintf("/1.0/%s/storage/c%d", c.user, i)
+		c.do("POST", coll, `[{"id":"a","payload":"1"},{"id":"b","payload":"2"},{"id":"c","payload":"3"}]`, true).
+			want(t, mode+" post", 200, `{"success":["a","b","c"],"failed":[]}`)
+		c.do("DELETE", coll+"/a", "", true).want(t, mode+" delete item", 200, "")
+		c.do("DELETE", coll+"?ids=b", "", true).want(t, mode+" delete by ids", 200, "")
+		c.do("GET", coll, "", true).want(t, mode+" what is left", 200, `["c"]`)
 	}
 }
 
@@ -225,5 +240,54 @@ func TestNativeWriteThenPHPRead(t *testing.T) {
 		if !strings.Contains(info.Body, `"prefs":`+put.Body) {
 			t.Fatalf("PHP info/collections after native write = %s, want prefs at %s", info.Body, put.Body)
 		}
+	}
+}
+
+// TestCanarySplitsUsersStickily: with a 50% canary, some users are served
+// natively and some by PHP, each always by the same side, and every answer
+// is the one PHP gives.
+func TestCanarySplitsUsersStickily(t *testing.T) {
+	const route = "GET /{version}/{user}/storage/{collection}/{id}"
+	s := startStack(t, "default: legacy\nroutes:\n  - match: \""+route+"\"\n    mode: canary\n    percent: 50\n", stackOptions{})
+	var users []*client
+	for i := 0; i < 8; i++ {
+		c := newUser(t, s.Proxy.URL, s.Proxy.URL, fmt.Sprintf("canary%d", i))
+		c.do("PUT", "/1.0/"+c.user+"/storage/bookmarks/b1", `{"payload":"bm","sortindex":5}`, true).want(t, "seed", 200, "")
+		users = append(users, c)
+	}
+	for round := 0; round < 3; round++ {
+		for _, c := range users {
+			direct := *c
+			direct.base = s.PHP.URL
+			want := direct.do("GET", "/1.0/"+c.user+"/storage/bookmarks/b1", "", true)
+			got := c.do("GET", "/1.0/"+c.user+"/storage/bookmarks/b1", "", true)
+			if got.Status != want.Status || got.Body != want.Body {
+				t.Errorf("%s: canary answered %d %q, PHP %d %q", c.user, got.Status, got.Body, want.Status, want.Body)
+			}
+		}
+	}
+	resp, err := http.Get(s.Proxy.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sides := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "weaveproxy_requests_total{") || !strings.Contains(line, `route="`+route+`"`) {
+			continue
+		}
+		var n float64
+		fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n)
+		for _, side := range []string{"native", "legacy"} {
+			if strings.Contains(line, `side="`+side+`"`) {
+				sides[side] += n
+			}
+		}
+	}
+	// Sticky: every user's three reads went to one side, so each side's
+	// count is a multiple of three; 8 users at 50% land on both sides.
+	if sides["native"]+sides["legacy"] != 24 || int(sides["native"])%3 != 0 || sides["native"] == 0 || sides["legacy"] == 0 {
+		t.Errorf("canary sides %v: want 24 reads split between both sides in whole users", sides)
 	}
 }
