@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"weaveproxy/e2e/testenv"
@@ -118,5 +119,33 @@ func mustJSON(t testing.TB, body string, v any) {
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
 		t.Fatalf("decoding %q: %v", body, err)
+	}
+}
+
+// TestCEFReopenedOnSIGHUP: logrotate moves cef.log away and sends SIGHUP;
+// later events land in a new cef.log.
+func TestCEFReopenedOnSIGHUP(t *testing.T) {
+	s := startServer(t)
+	c := newClient(t, s.URL, "rotated", "correct horse battery")
+	c.do("PUT", "/user/1.0/rotated", `{"password":"correct horse battery"}`, false).want(t, "create", 200, "rotated")
+	logPath := filepath.Join(s.Dir, "cef.log")
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a fresh cef.log after SIGHUP", func() bool {
+		_, err := os.Stat(logPath)
+		return err == nil
+	})
+	c.do("DELETE", "/user/1.0/rotated", "", true).want(t, "delete", 200, "")
+	waitFor(t, "AccountDeleted in the fresh cef.log", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "|AccountDeleted|")
+	})
+	old, _ := os.ReadFile(logPath + ".1")
+	if !strings.Contains(string(old), "|AccountCreated|") || strings.Contains(string(old), "|AccountDeleted|") {
+		t.Errorf("rotated file holds %q", old)
 	}
 }

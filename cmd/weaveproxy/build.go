@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,11 +120,10 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		}
 		cefCfg.Syslog = cef.SyslogConfig{Enabled: true, Network: network, Addr: addr}
 	}
-	events, cl, err := cef.Open(cefCfg)
+	events, err := openCEF(ctx, cefCfg, log, a)
 	if err != nil {
-		return nil, fmt.Errorf("cef: %w", err)
+		return nil, err
 	}
-	a.closers = append(a.closers, cl)
 	np.events = events
 
 	np.counters = counter.NewMemory()
@@ -195,4 +197,42 @@ func memcacheErrors(reg prometheus.Registerer) func(op string, err error) {
 	}, []string{"op"})
 	reg.MustRegister(c)
 	return func(op string, err error) { c.WithLabelValues(op).Inc() }
+}
+
+// openCEF opens the security event log. A file log is reopened on SIGHUP,
+// so that logrotate can move it away (the proxy reloads routes.yaml on the
+// same signal; both hear it).
+func openCEF(ctx context.Context, cfg cef.Config, log *slog.Logger, a *app) (cef.Sink, error) {
+	if cfg.Syslog.Enabled {
+		events, cl, err := cef.Open(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cef: %w", err)
+		}
+		a.closers = append(a.closers, cl)
+		return events, nil
+	}
+	if cfg.File == "" {
+		cfg.File = cef.DefaultFile
+	}
+	w, err := cef.NewFileWriter(cfg.File)
+	if err != nil {
+		return nil, fmt.Errorf("cef: %w", err)
+	}
+	a.closers = append(a.closers, w)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := w.Reopen(); err != nil {
+					log.Error("cef: reopening the event file", "file", cfg.File, "err", err)
+				}
+			}
+		}
+	}()
+	return cef.NewLogger(cfg, w), nil
 }

@@ -177,6 +177,18 @@ func (p *Process) Stop() {
 	untrack(p)
 }
 
+// Signal sends sig to the process (not its group), e.g. SIGHUP to make a
+// server reload or reopen its logs.
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		return os.ErrProcessDone
+	}
+	return syscall.Kill(cmd.Process.Pid, sig)
+}
+
 // LogTail returns the last lines of the process's output, for failure
 // messages.
 func (p *Process) LogTail() string {
