@@ -5,26 +5,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 	"weaveproxy/native/userapi"
 )
 
 func newServer(t *testing.T) (*Server, *sqlstore.Engine) {
 	t.Helper()
-	ctx := context.Background()
-	e, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "weave.db"), sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	if err := e.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e := storetest.SQLite().Open(t)
 	s, err := New(Config{Engine: e, Registration: userapi.Open, QuotaKB: 5120})
 	if err != nil {
 		t.Fatal(err)

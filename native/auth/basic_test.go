@@ -1,12 +1,10 @@
 package auth
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,26 +13,10 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func openEngine(t *testing.T, kind string) *sqlstore.Engine {
-	t.Helper()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
-	if kind == "mariadb" {
-		dsn = "mysql:" + testenv.MariaDB(t)
-	}
-	eng, err := sqlstore.Open(context.Background(), dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
 
 type events struct {
 	mu  sync.Mutex
@@ -56,13 +38,12 @@ func (e *events) take() []cef.Event {
 }
 
 func TestBasicAuthenticate(t *testing.T) {
-	for _, kind := range []string{"sqlite", "mariadb"} {
-		t.Run(kind, func(t *testing.T) { testBasic(t, openEngine(t, kind)) })
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) { testBasic(t, b.Open(t)) })
 	}
 }
 
 func testBasic(t *testing.T, eng *sqlstore.Engine) {
-	ctx := context.Background()
 	emailName, _ := DeriveUsername("Zoë@Bücher.example")
 	for _, u := range []store.User{
 		{Username: "alice", MD5: HashPassword("correct horse 1"), Status: 1},
@@ -70,9 +51,7 @@ func testBasic(t *testing.T, eng *sqlstore.Engine) {
 		{Username: "off", MD5: HashPassword("correct horse 1"), Status: 2},
 		{Username: emailName, MD5: HashPassword("zoë's password"), Status: 1},
 	} {
-		if _, err := eng.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		storetest.AddUser(t, eng, u)
 	}
 	tests := []struct {
 		name, header, path, host string
@@ -141,7 +120,7 @@ func testBasic(t *testing.T, eng *sqlstore.Engine) {
 }
 
 func TestBasicBackendErrorIsNotACredentialError(t *testing.T) {
-	eng := openEngine(t, "sqlite")
+	eng := storetest.SQLite().Open(t)
 	eng.Close()
 	b := NewBasic(eng, BasicOptions{})
 	r := httptest.NewRequest("GET", "/", nil)

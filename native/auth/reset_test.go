@@ -10,6 +10,7 @@ import (
 
 	"weaveproxy/native/auth/smtpsink"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 func TestNewResetCode(t *testing.T) {
@@ -30,9 +31,9 @@ func TestNewResetCode(t *testing.T) {
 }
 
 func TestResetsLifecycle(t *testing.T) {
-	for _, kind := range []string{"sqlite", "mariadb"} {
-		t.Run(kind, func(t *testing.T) {
-			eng := openEngine(t, kind)
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			eng := b.Open(t)
 			ctx := context.Background()
 			sink := smtpsink.Start(t)
 			now := time.Unix(1_800_000_000, 0)

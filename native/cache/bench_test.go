@@ -11,6 +11,7 @@ import (
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // benchWBOs is the size of the benchmark user's storage, as the issue asks.
@@ -23,11 +24,10 @@ const benchWBOs = 10000
 //
 //	go test ./native/cache -run '^$' -bench Info
 func BenchmarkInfo(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
+	for _, be := range storetest.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
 			mc := testenv.StartMemcached(b)
-			inner := openInner(b, be.dsn(b))
-			b.Cleanup(func() { inner.Close() })
+			inner := be.Open(b)
 			user := populate(b, inner)
 			cached := New(noClose{inner}, memcache.New(mc.Addr), Config{})
 			b.Cleanup(func() { cached.Close() })

@@ -14,6 +14,7 @@ import (
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -159,10 +160,10 @@ var steps = []step{
 // (filling it), checks a second read is served without the database,
 // writes through the cache, and checks every answer equals the database's.
 func TestMatchesDatabaseAfterEveryWrite(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
-			f := newFixture(t, openInner(t, b.dsn(t)), mc.Addr, Config{Prefix: "t:"})
+			f := newFixture(t, b.Open(t), mc.Addr, Config{Prefix: "t:"})
 			ctx := context.Background()
 			now := store.FromTime(time.Now())
 			for _, s := range steps {
@@ -196,10 +197,10 @@ func TestMatchesDatabaseAfterEveryWrite(t *testing.T) {
 // legacy PHP server does: the cache keeps its answer (which is why the
 // proxy must invalidate) until InvalidateUser, then answers fresh.
 func TestLegacyWriteThenInvalidate(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
-			f := newFixture(t, openInner(t, b.dsn(t)), mc.Addr, Config{})
+			f := newFixture(t, b.Open(t), mc.Addr, Config{})
 			ctx := context.Background()
 			now := store.FromTime(time.Now())
 			if err := put("bookmarks", full("b1", "x"))(ctx, f.cache, f.user, now); err != nil {
@@ -237,7 +238,7 @@ func TestLegacyWriteThenInvalidate(t *testing.T) {
 func TestPHPKeyDropped(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	for _, tabsOnly := range []bool{false, true} {
-		f := newFixture(t, openInner(t, backends[0].dsn(t)), mc.Addr, Config{Prefix: "p:", TabsInMemcacheOnly: tabsOnly})
+		f := newFixture(t, storetest.SQLite().Open(t), mc.Addr, Config{Prefix: "p:", TabsInMemcacheOnly: tabsOnly})
 		ctx := context.Background()
 		now := store.FromTime(time.Now())
 		writes := []step{

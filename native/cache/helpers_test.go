@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,28 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// backends are the real inner engines the cache is tested on.
-var backends = []struct {
-	name string
-	dsn  func(t testing.TB) string
-}{
-	{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "weave.db") }},
-	{"mysql", func(t testing.TB) string { return "mysql:" + testenv.MariaDB(t) }},
-}
-
-func openInner(t testing.TB, dsn string) *sqlstore.Engine {
-	t.Helper()
-	ctx := context.Background()
-	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
 
 // counting passes every call to a real engine and counts the reads the
 // cache is meant to spare it.

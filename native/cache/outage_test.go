@@ -11,6 +11,7 @@ import (
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // noClose shares one inner engine between two cache engines.
@@ -30,10 +31,10 @@ func fresh(t *testing.T, what string, f *fixture, e store.Engine, now store.Time
 // from the database, the failures are counted; writes made while it is
 // down are never hidden once it is back, and the cache is used again.
 func TestMemcachedKilled(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
-			f := newFixture(t, openInner(t, b.dsn(t)), mc.Addr, Config{Backoff: 100 * time.Millisecond})
+			f := newFixture(t, b.Open(t), mc.Addr, Config{Backoff: 100 * time.Millisecond})
 			ctx := context.Background()
 			now := store.FromTime(time.Now())
 			apply := func(s step) {
@@ -83,7 +84,7 @@ func TestCutLinkNoStale(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
 			l := newLink(t, mc.Addr)
-			inner := openInner(t, backends[0].dsn(t))
+			inner := storetest.SQLite().Open(t)
 			cfg := Config{Timeout: 50 * time.Millisecond, Backoff: 100 * time.Millisecond}
 			f := newFixture(t, inner, l.Addr(), cfg)
 			other := New(noClose{inner}, memcache.New(mc.Addr), cfg) // a second proxy instance
@@ -134,7 +135,7 @@ func TestCutLinkNoStale(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	for _, tabsOnly := range []bool{false, true} {
 		mc := testenv.StartMemcached(t)
-		f := newFixture(t, openInner(t, backends[0].dsn(t)), mc.Addr, Config{TabsInMemcacheOnly: tabsOnly})
+		f := newFixture(t, storetest.SQLite().Open(t), mc.Addr, Config{TabsInMemcacheOnly: tabsOnly})
 		ctx := context.Background()
 		now := store.FromTime(time.Now())
 		for _, s := range steps[:5] {
@@ -186,7 +187,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 func TestDirtyOverflowBumpsEpoch(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	l := newLink(t, mc.Addr)
-	inner := openInner(t, backends[0].dsn(t))
+	inner := storetest.SQLite().Open(t)
 	cfg := Config{MaxDirty: 1, Backoff: 50 * time.Millisecond}
 	f := newFixture(t, inner, l.Addr(), cfg)
 	other := New(noClose{inner}, memcache.New(mc.Addr), cfg)
@@ -227,15 +228,15 @@ func TestDirtyOverflowBumpsEpoch(t *testing.T) {
 // cannot even find the user id, every entry is voided.
 func TestInvalidateLookupFailureBumpsEpoch(t *testing.T) {
 	mc := testenv.StartMemcached(t)
-	dsn := backends[0].dsn(t)
-	f := newFixture(t, openInner(t, dsn), mc.Addr, Config{})
+	dsn := storetest.SQLite().DSN(t)
+	f := newFixture(t, storetest.Open(t, dsn), mc.Addr, Config{})
 	ctx := context.Background()
 	now := store.FromTime(time.Now())
 	read(t, f.cache, f.user, now)
 	if err := put("bookmarks", full("legacy", "x"))(ctx, f.sql, f.user, now); err != nil {
 		t.Fatal(err)
 	}
-	broken := openInner(t, dsn)
+	broken := storetest.Open(t, dsn)
 	broken.Close()
 	g := New(broken, memcache.New(mc.Addr), Config{})
 	defer g.mc.close()
@@ -249,10 +250,10 @@ func TestInvalidateLookupFailureBumpsEpoch(t *testing.T) {
 // readers rebuilding entries; once a write has returned, a read on either
 // instance sees it, and at the end both equal the database.
 func TestConcurrentWritersNeverStale(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
-			inner := openInner(t, b.dsn(t))
+			inner := b.Open(t)
 			f := newFixture(t, inner, mc.Addr, Config{})
 			other := New(noClose{inner}, memcache.New(mc.Addr), Config{})
 			t.Cleanup(func() { other.Close() })

@@ -13,6 +13,7 @@ import (
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // putTabSet writes a dozen tabs one call each, so that every modified and
@@ -123,10 +124,10 @@ func queryBoth(t *testing.T, ref, sub store.Engine, refUser, subUser int64, star
 // TestTabsWrittenThrough: tabs go to the database (PHP sees them) and are
 // served from memcache, every filter applied in memory exactly as SQL does.
 func TestTabsWrittenThrough(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			mc := testenv.StartMemcached(t)
-			f := newFixture(t, openInner(t, b.dsn(t)), mc.Addr, Config{})
+			f := newFixture(t, b.Open(t), mc.Addr, Config{})
 			start := store.FromTime(time.Now())
 			putTabSet(t, f.cache, f.user, start)
 			rows, err := f.sql.GetItems(context.Background(), f.user, "tabs", store.Query{})
@@ -148,8 +149,8 @@ func TestTabsWrittenThrough(t *testing.T) {
 // the database holds none.
 func TestTabsMemcacheOnly(t *testing.T) {
 	mc := testenv.StartMemcached(t)
-	f := newFixture(t, openInner(t, backends[0].dsn(t)), mc.Addr, Config{TabsInMemcacheOnly: true})
-	ref := openInner(t, backends[0].dsn(t))
+	f := newFixture(t, storetest.SQLite().Open(t), mc.Addr, Config{TabsInMemcacheOnly: true})
+	ref := storetest.SQLite().Open(t)
 	t.Cleanup(func() { ref.Close() })
 	ctx := context.Background()
 	refUser, err := ref.CreateUser(ctx, store.User{Username: "ref", MD5: "x"})
@@ -206,7 +207,7 @@ func TestTabsMemcacheOnly(t *testing.T) {
 // from the database.
 func TestWriteTabs503(t *testing.T) {
 	mc := testenv.StartMemcached(t)
-	f := newFixture(t, openInner(t, backends[0].dsn(t)), mc.Addr, Config{TabsInMemcacheOnly: true})
+	f := newFixture(t, storetest.SQLite().Open(t), mc.Addr, Config{TabsInMemcacheOnly: true})
 	ctx := context.Background()
 	now := store.FromTime(time.Now())
 	if err := put("tabs", full("t1", "x"))(ctx, f.cache, f.user, now); err != nil {

@@ -2,7 +2,6 @@ package lockout
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"weaveproxy/e2e/testenv"
@@ -10,7 +9,7 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 )
 
 // TestRealBasicOnSQLite is the production stack: two instances, each with
@@ -18,22 +17,9 @@ import (
 // lockout on one shared memcached.
 func TestRealBasicOnSQLite(t *testing.T) {
 	ctx := t.Context()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "weave.db")
-	engine := func() *sqlstore.Engine {
-		e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		if err := e.Init(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	e1, e2 := engine(), engine()
-	if _, err := e1.CreateUser(ctx, store.User{Username: "dora", MD5: auth.HashPassword("pässword")}); err != nil {
-		t.Fatal(err)
-	}
+	dsn := storetest.SQLite().DSN(t)
+	e1, e2 := storetest.Open(t, dsn), storetest.Open(t, dsn)
+	storetest.AddUser(t, e1, store.User{Username: "dora", MD5: auth.HashPassword("pässword")})
 	mc := testenv.StartMemcached(t)
 	ev1, ev2 := &recorder{}, &recorder{}
 	a1 := New(auth.NewBasic(e1, auth.BasicOptions{Events: ev1}), counter.NewMemcache(counter.NewMemcacheClient(mc.Addr)),

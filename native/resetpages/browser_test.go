@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/store/storetest"
 )
 
 // browser starts a headless Chromium with a fresh profile for one test.
@@ -39,7 +40,7 @@ func browser(t *testing.T) context.Context {
 // TestBrowserResetFlow walks the whole reset in Chromium: the forgot form,
 // the mailed link, the reset form, the success page.
 func TestBrowserResetFlow(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	e.user("alice", "correct horse 1", "alice@example.com")
 	ctx := browser(t)
 

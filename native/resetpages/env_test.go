@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,26 +18,10 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func openEngine(t *testing.T, kind string) *sqlstore.Engine {
-	t.Helper()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
-	if kind == "mariadb" {
-		dsn = "mysql:" + testenv.MariaDB(t)
-	}
-	eng, err := sqlstore.Open(context.Background(), dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
 
 type recorder struct {
 	mu  sync.Mutex
@@ -71,9 +54,9 @@ type env struct {
 	resets *auth.Resets
 }
 
-func newEnv(t *testing.T, kind string, mutate ...func(*Config)) *env {
+func newEnv(t *testing.T, be storetest.Backend, mutate ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, eng: openEngine(t, kind), events: &recorder{}, mail: smtpsink.Start(t)}
+	e := &env{t: t, eng: be.Open(t), events: &recorder{}, mail: smtpsink.Start(t)}
 	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
 	// The server's own URL is the public one: the mailed link must work.
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -99,11 +82,8 @@ func newEnv(t *testing.T, kind string, mutate ...func(*Config)) *env {
 
 func (e *env) user(name, password, email string) store.User {
 	e.t.Helper()
-	id, err := e.eng.CreateUser(context.Background(), store.User{Username: name, MD5: auth.HashPassword(password), Email: email, Status: 1})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return store.User{ID: id, Username: name, Email: email}
+	u := storetest.AddUser(e.t, e.eng, store.User{Username: name, MD5: auth.HashPassword(password), Email: email, Status: 1})
+	return store.User{ID: u.ID, Username: name, Email: email}
 }
 
 type result struct {

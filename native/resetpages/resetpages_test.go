@@ -14,9 +14,8 @@ import (
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/captcha/captchatest"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
-
-var engineKinds = []string{"sqlite", "mariadb"}
 
 func contains(t *testing.T, p result, status int, want ...string) {
 	t.Helper()
@@ -31,9 +30,9 @@ func contains(t *testing.T, p result, status int, want ...string) {
 }
 
 func TestResetFlow(t *testing.T) {
-	for _, kind := range engineKinds {
-		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, kind)
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be)
 			e.user("alice", "correct horse 1", "alice@example.com")
 			contains(t, e.get(ResetPath), 200, `id="forgot"`, `name="username"`)
 			key, link := e.requestKey("alice")
@@ -61,9 +60,9 @@ func TestResetFlow(t *testing.T) {
 }
 
 func TestResetFormFailures(t *testing.T) {
-	for _, kind := range engineKinds {
-		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, kind)
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be)
 			e.user("alice", "correct horse 1", "alice@example.com")
 			key, _ := e.requestKey("alice")
 			form := func(user, pw, confirm, k string) url.Values {
@@ -101,9 +100,9 @@ func TestResetFormFailures(t *testing.T) {
 }
 
 func TestForgotFormFailures(t *testing.T) {
-	for _, kind := range engineKinds {
-		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, kind)
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be)
 			e.user("alice", "correct horse 1", "alice@example.com")
 			e.user("nomail", "correct horse 1", "")
 			contains(t, e.post(ResetPath, url.Values{"username": {""}}), 400, msgNoUsername, `id="forgot"`)
@@ -119,14 +118,14 @@ func TestForgotFormFailures(t *testing.T) {
 				t.Fatal("a second mail went out")
 			}
 
-			off := newEnv(t, kind, func(c *Config) { c.Resets = nil })
+			off := newEnv(t, be, func(c *Config) { c.Resets = nil })
 			contains(t, off.post(ResetPath, url.Values{"username": {"alice"}}), 503, msgUnavailable)
 		})
 	}
 }
 
 func TestForgotFormAcceptsEmail(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	name, _ := auth.DeriveUsername("Zoë@Bücher.example")
 	e.user(name, "correct horse 1", "zoë@bücher.example")
 	key, link := e.requestKey("Zoë@Bücher.example")
@@ -149,7 +148,7 @@ func TestForgotFormCaptcha(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "sqlite", func(c *Config) { c.Captcha = v })
+	e := newEnv(t, storetest.SQLite(), func(c *Config) { c.Captcha = v })
 	e.user("alice", "correct horse 1", "alice@example.com")
 	p := e.get(ResetPath)
 	contains(t, p, 200, `data-sitekey="site"`)
@@ -165,9 +164,9 @@ func TestForgotFormCaptcha(t *testing.T) {
 }
 
 func TestDeleteAccountPage(t *testing.T) {
-	for _, kind := range engineKinds {
-		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, kind)
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			e := newEnv(t, be)
 			alice := e.user("alice", "correct horse 1", "alice@example.com")
 			e.user("bob", "battery staple", "")
 			ctx := context.Background()
@@ -217,7 +216,7 @@ func (lockedAuth) Authenticate(*http.Request, string) (store.User, error) {
 }
 
 func TestDeletePageLockout(t *testing.T) {
-	e := newEnv(t, "sqlite", func(c *Config) { c.Auth = lockedAuth{} })
+	e := newEnv(t, storetest.SQLite(), func(c *Config) { c.Auth = lockedAuth{} })
 	e.user("alice", "correct horse 1", "")
 	p := e.post(DeletePath, url.Values{"username": {"alice"}, "password": {"correct horse 1"}, "confirm": {"yes"}})
 	if p.status != 429 || p.header.Get("Retry-After") != "60" {
@@ -229,7 +228,7 @@ func TestDeletePageLockout(t *testing.T) {
 }
 
 func TestCrossOriginPostRefused(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	e.user("alice", "correct horse 1", "alice@example.com")
 	form := url.Values{"username": {"alice"}, "password": {"correct horse 1"}, "confirm": {"yes"}}
 	contains(t, e.post(DeletePath, form, "Origin", "https://evil.example"), 403, msgForbidden)
@@ -242,7 +241,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		t.Fatal("a cross-origin POST deleted the account")
 	}
 	// Trusted origins pass.
-	tr := newEnv(t, "sqlite", func(c *Config) { c.TrustedOrigins = []string{"https://accounts.example.org"} })
+	tr := newEnv(t, storetest.SQLite(), func(c *Config) { c.TrustedOrigins = []string{"https://accounts.example.org"} })
 	tr.user("bob", "battery staple", "")
 	contains(t, tr.post(DeletePath, url.Values{"username": {"bob"}, "password": {"battery staple"}, "confirm": {"yes"}},
 		"Origin", "https://accounts.example.org"), 200, msgDeleted)
@@ -252,7 +251,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 }
 
 func TestPageHeadersAndEscaping(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	p := e.get(ResetPath + "?username=%3Cscript%3Ealert(1)%3C/script%3E&key=%22%3E%3Cb%3E")
 	if p.status != 200 || strings.Contains(p.body, "<script>alert") || strings.Contains(p.body, `"><b>`) {
 		t.Fatalf("unescaped input:\n%s", p.body)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // TestCrossUserRefused: valid credentials for another account's path get
@@ -196,7 +197,7 @@ func TestEngineDown(t *testing.T) {
 // TestViewsShareTimestamps: copies made for a dry run keep the per-user
 // timestamp memory and can swap authenticator and event sink.
 func TestViewsShareTimestamps(t *testing.T) {
-	e := newEnv(t, backends[0], "1.1", func(c *Config) { c.QuotaKB = 1 })
+	e := newEnv(t, storetest.SQLite(), "1.1", func(c *Config) { c.QuotaKB = 1 })
 	first := stamp(t, e.put("col/a", `{"payload":"`+strings.Repeat("x", 2000)+`"}`))
 	quiet := &events{}
 	saved := e.h

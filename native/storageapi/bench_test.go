@@ -9,21 +9,22 @@ import (
 	"time"
 
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // BenchmarkAPI measures whole requests through the handler on each real
 // engine: a collection GET of 100 full items out of 10,000, a POST of 100
 // items, and info/collections. Run with -benchmem.
 func BenchmarkAPI(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
+	for _, be := range storetest.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
 			e := newEnv(b, be, "1.1", nil)
 			seed(b, e, "history", 10000)
 			seed(b, e, "bookmarks", 500)
 			seed(b, e, "tabs", 50)
 			// A live table has index statistics; a freshly filled one may not
 			// yet, and MySQL's plan for info/collections depends on them.
-			analyze := map[string]string{"mysql": "ANALYZE TABLE wbo", "sqlite": "ANALYZE wbo"}[be.name]
+			analyze := map[string]string{"mysql": "ANALYZE TABLE wbo", "sqlite": "ANALYZE wbo"}[be.Name]
 			if _, err := e.engine.DB().ExecContext(context.Background(), analyze); err != nil {
 				b.Fatal(err)
 			}

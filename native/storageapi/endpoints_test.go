@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"weaveproxy/native/store/storetest"
 )
 
 // step is one exchange of the endpoint transcript. Paths starting with "/"
@@ -118,8 +120,8 @@ var endpointSteps = []step{
 func TestEndpoints(t *testing.T) {
 	for _, v := range versions {
 		var first string
-		for _, b := range backends {
-			t.Run(b.name+"/"+v, func(t *testing.T) {
+		for _, b := range storetest.Backends() {
+			t.Run(b.Name+"/"+v, func(t *testing.T) {
 				e := newEnv(t, b, v, nil)
 				e.addUser("bob", "bob password")
 				var out strings.Builder
@@ -140,7 +142,7 @@ func TestEndpoints(t *testing.T) {
 				if first == "" {
 					first = got
 				} else if got != first {
-					t.Errorf("%s transcript differs from the first backend's", b.name)
+					t.Errorf("%s transcript differs from the first backend's", b.Name)
 				}
 			})
 		}
@@ -158,7 +160,7 @@ func hasHeader(hdr []string, name string) bool {
 
 // TestVersionOneIsPython: /1/ speaks the 1.1 dialect.
 func TestVersionOneIsPython(t *testing.T) {
-	e := newEnv(t, backends[0], "1", nil)
+	e := newEnv(t, storetest.SQLite(), "1", nil)
 	rec := e.do("GET", "info/collections", "")
 	if e.ok(rec) != "{}" || rec.Header().Get("X-Weave-Timestamp") != "1795895500.00" {
 		t.Errorf("got %q, timestamp %q", rec.Body.String(), rec.Header().Get("X-Weave-Timestamp"))

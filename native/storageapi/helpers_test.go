@@ -2,7 +2,6 @@ package storageapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -23,23 +22,13 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 	"weaveproxy/native/weave"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// backend is a real database engine the API runs on.
-type backend struct {
-	name string
-	dsn  func(t testing.TB) string
-}
-
-var backends = []backend{
-	{"sqlite", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "weave.db") }},
-	{"mysql", func(t testing.TB) string { return "mysql:" + testenv.MariaDB(t) }},
-}
 
 var versions = []string{"1.0", "1.1"}
 
@@ -102,17 +91,9 @@ type env struct {
 // start is 1795895500.00, the recordings' epoch.
 var start = time.Unix(1795895500, 0)
 
-func newEnv(t testing.TB, b backend, version string, mod func(*Config)) *env {
+func newEnv(t testing.TB, b storetest.Backend, version string, mod func(*Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	e, err := sqlstore.Open(ctx, b.dsn(t), sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	if err := e.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e := b.Open(t)
 	ev := &events{}
 	clk := &clock{t: start}
 	cfg := Config{
@@ -140,20 +121,17 @@ func (e *env) dialect() weave.Dialect {
 // Authorization header value.
 func (e *env) addUser(name, password string) (int64, string) {
 	e.t.Helper()
-	id, err := e.engine.CreateUser(context.Background(), store.User{
+	u := storetest.AddUser(e.t, e.engine, store.User{
 		Username: name, MD5: auth.HashPassword(password), Status: 1})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return id, "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+password))
+	return u.ID, "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+password))
 }
 
 // forEach runs fn on every backend and API version.
 func forEach(t *testing.T, mod func(*Config), fn func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range backends {
+	for _, b := range storetest.Backends() {
 		for _, v := range versions {
-			t.Run(b.name+"/"+v, func(t *testing.T) { fn(t, newEnv(t, b, v, mod)) })
+			t.Run(b.Name+"/"+v, func(t *testing.T) { fn(t, newEnv(t, b, v, mod)) })
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // recordedPair is one line of the legacy recordings.
@@ -149,8 +150,8 @@ func sameUpToTies(t *testing.T, e *env, coll string, q url.Values, native, legac
 // answer and names the decision in docs/compatibility.md.
 func TestReplayLegacyRecordings(t *testing.T) {
 	pairs := loadRecordings(t)
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b, "1.0", func(c *Config) { c.QuotaKB = 5000 })
 			storage := 0
 			for _, p := range pairs {

@@ -1,12 +1,10 @@
 package userapi
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,38 +17,15 @@ import (
 	"weaveproxy/native/captcha/captchatest"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// engineKinds are the real engines every behaviour runs against.
-var engineKinds = []string{"sqlite", "mariadb"}
-
-func openEngine(t *testing.T, kind string) *sqlstore.Engine {
-	t.Helper()
-	ctx := context.Background()
-	var dsn string
-	switch kind {
-	case "sqlite":
-		dsn = "sqlite:" + filepath.Join(t.TempDir(), "weave.db")
-	case "mariadb":
-		dsn = "mysql:" + testenv.MariaDB(t)
-	}
-	eng, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
-
-// forEachEngine runs fn as a subtest per engine.
-func forEachEngine(t *testing.T, fn func(t *testing.T, kind string)) {
-	for _, kind := range engineKinds {
-		t.Run(kind, func(t *testing.T) { fn(t, kind) })
+// forEachEngine runs fn as a subtest per real engine.
+func forEachEngine(t *testing.T, fn func(t *testing.T, be storetest.Backend)) {
+	for _, be := range storetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) { fn(t, be) })
 	}
 }
 
@@ -119,9 +94,9 @@ func withoutMailer() option {
 	return func(_ *env, c *Config) { c.Resets = nil }
 }
 
-func newEnv(t *testing.T, kind string, opts ...option) *env {
+func newEnv(t *testing.T, be storetest.Backend, opts ...option) *env {
 	t.Helper()
-	e := &env{t: t, eng: openEngine(t, kind), events: &recorder{}}
+	e := &env{t: t, eng: be.Open(t), events: &recorder{}}
 	e.mail = smtpsink.Start(t)
 	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
 	e.cfg = Config{

@@ -1,7 +1,6 @@
 package userapi
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 	"weaveproxy/e2e/legacy"
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
-	"weaveproxy/native/store/sqlstore"
+	"weaveproxy/native/store/storetest"
 )
 
 // TestPasswordsInteroperateWithLegacy shares one MariaDB database between
@@ -20,14 +19,7 @@ import (
 // creates or changes with a non-ASCII password logs in on the other.
 func TestPasswordsInteroperateWithLegacy(t *testing.T) {
 	dsn := testenv.MariaDB(t)
-	eng, err := sqlstore.Open(context.Background(), "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	eng := storetest.Open(t, "mysql:"+dsn)
 	db, err := legacy.DBConfigFromDSN(dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -9,32 +9,33 @@ import (
 
 	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 func TestRegistrationModes(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
 		body := `{"password":"correct horse 1"}`
-		closed := newEnv(t, kind, withRegistration(Closed))
+		closed := newEnv(t, be, withRegistration(Closed))
 		closed.want(closed.do("PUT", "/user/1.0/alice", body), 403, "11")
 		closed.want(closed.do("GET", "/user/1.0/alice", ""), 200, "0")
 
-		secret := newEnv(t, kind, withRegistration(Secret("let me in")))
+		secret := newEnv(t, be, withRegistration(Secret("let me in")))
 		secret.want(secret.do("PUT", "/user/1.0/alice", body), 403, "11")
 		secret.want(secret.do("PUT", "/user/1.0/alice", body, "X-Weave-Secret", "let me"), 403, "11")
 		secret.want(secret.do("PUT", "/user/1.0/alice", body, "X-Weave-Secret", "let me in"), 200, "alice")
 
-		open := newEnv(t, kind)
+		open := newEnv(t, be)
 		open.want(open.do("PUT", "/user/1.0/alice", body), 200, "alice")
 	})
 }
 
 func TestCaptcha(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		off := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		off := newEnv(t, be)
 		off.want(off.do("GET", "/misc/1.0/captcha_html", ""), 404, `"Not found"`)
 		off.want(off.do("PUT", "/user/1.0/alice", `{"password":"correct horse 1"}`), 200, "alice")
 
-		on := newEnv(t, kind, withCaptcha(), withRegistration(Registration{Mode: RegOpen, Secret: "bypass"}))
+		on := newEnv(t, be, withCaptcha(), withRegistration(Registration{Mode: RegOpen, Secret: "bypass"}))
 		on.cap.Accept("", "good-token")
 		r := on.do("GET", "/misc/1.0/captcha_html", "")
 		if r.status != 200 || !strings.Contains(r.body, `data-sitekey="site-key"`) || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
@@ -59,8 +60,8 @@ func TestCaptcha(t *testing.T) {
 }
 
 func TestCrossUserRefusedEverywhere(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.create("bob", "battery staple", "bob@example.com")
 		bob := []string{"auth", "bob:battery staple"}
@@ -82,8 +83,8 @@ func TestCrossUserRefusedEverywhere(t *testing.T) {
 }
 
 func TestUnicodeNamesAndAddresses(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		email := "Jösé@Bücher.example"
 		name, err := auth.DeriveUsername(email)
 		if err != nil {
@@ -103,8 +104,8 @@ func TestUnicodeNamesAndAddresses(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice/frobnicate", ""), 400, "1") // REC user.unknown-action
 		e.want(e.do("POST", "/user/1.0/alice", ""), 400, "1")
@@ -127,7 +128,7 @@ func (lockedAuth) Authenticate(*http.Request, string) (store.User, error) {
 }
 
 func TestLockedAccountRendering(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	h := New(Config{Users: e.eng, Auth: lockedAuth{}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/user/1.0/alice/email", nil))
@@ -137,7 +138,7 @@ func TestLockedAccountRendering(t *testing.T) {
 }
 
 func TestBackendFailureIs503(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newEnv(t, storetest.SQLite())
 	e.eng.Close()
 	e.want(e.do("GET", "/user/1.0/alice", ""), 503, `"Database unavailable"`)
 }

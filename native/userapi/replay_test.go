@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"weaveproxy/native/store/storetest"
 )
 
 // testdata/legacy-user-api.jsonl is every /user/ and /misc/ pair of
@@ -42,8 +44,8 @@ type pair struct {
 }
 
 func TestReplayLegacyRecording(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		f, err := os.Open("testdata/legacy-user-api.jsonl")
 		if err != nil {
 			t.Fatal(err)

@@ -9,13 +9,14 @@ import (
 
 	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 var keyRE = regexp.MustCompile(`[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}`)
 
 func TestPasswordResetFlow(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice/password_reset", ""), 200, "success")
 		m := e.nextMail()
@@ -74,8 +75,8 @@ func mustUser(t *testing.T, e *env, name string) store.User {
 }
 
 func TestPasswordResetFailures(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.create("nomail", "correct horse 1", "")
 		e.want(e.do("GET", "/user/1.0/nobody/password_reset", ""), 400, "3")
@@ -87,7 +88,7 @@ func TestPasswordResetFailures(t *testing.T) {
 		e.want(e.do("GET", "/user/1.0/alice/password_reset", ""), 200, "success")
 		e.nextMail()
 
-		off := newEnv(t, kind, withoutMailer())
+		off := newEnv(t, be, withoutMailer())
 		off.create("alice", "correct horse 1", "alice@example.com")
 		off.want(off.do("GET", "/user/1.0/alice/password_reset", ""), 503, `"Password reset unavailable"`)
 		off.want(off.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", "AAAA-BBBB-CCCC-DDDD"), 400, "10")
@@ -95,8 +96,8 @@ func TestPasswordResetFailures(t *testing.T) {
 }
 
 func TestPasswordResetClear(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice/password_reset", ""), 200, "success")
 		code := keyRE.FindString(e.nextMail().Body)
@@ -115,8 +116,8 @@ func TestPasswordResetClear(t *testing.T) {
 }
 
 func TestPasswordChangeVoidsResetCode(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice/password_reset", ""), 200, "success")
 		code := keyRE.FindString(e.nextMail().Body)

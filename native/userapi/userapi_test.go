@@ -7,14 +7,15 @@ import (
 
 	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/storetest"
 )
 
 // The Test* functions named after Mozilla's test_user.py reproduce those
 // behaviours (shared/spec/user.md §4) on every engine.
 
 func TestUserExists(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.want(e.do("GET", "/user/1.0/alice", ""), 200, "0")
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice", ""), 200, "1")
@@ -27,8 +28,8 @@ func TestUserExists(t *testing.T) {
 }
 
 func TestCreateUser(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		derived, _ := auth.DeriveUsername("tarek@ziade.org")
 		e.create(derived, "x"+strings.Repeat("y", 8), "tarek@ziade.org")
 		tests := []struct {
@@ -71,8 +72,8 @@ func TestCreateUser(t *testing.T) {
 }
 
 func TestChangeEmail(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		creds := []string{"auth", "alice:correct horse 1"}
 		e.want(e.do("POST", "/user/1.0/alice/email", "newemail.com", creds...), 400, "12")
@@ -90,8 +91,8 @@ func TestChangeEmail(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.want(e.do("POST", "/user/1.0/alice/password", "newpasswordhere", "auth", "alice:correct horse 1"), 200, "success")
 		e.want(e.do("POST", "/user/1.0/alice/password", "another one 3", "auth", "alice:correct horse 1"), 401, `"Authentication failed"`)
@@ -110,8 +111,8 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestNonASCIIPassword(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		pw := strings.Repeat("é", 9)
 		e.want(e.do("PUT", "/user/1.0/tarek", `{"password":"`+pw+`","email":"tarek@ziade.org"}`), 200, "tarek")
 		u, err := e.eng.UserByName(context.Background(), "tarek")
@@ -127,8 +128,8 @@ func TestNonASCIIPassword(t *testing.T) {
 }
 
 func TestNonASCIIPasswordCreatedByPHP(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		ctx := context.Background()
 		pw := "pässwörd ✓ 密码"
 		// Rows as PHP writes them: the utf8_encode form (current PHP) and
@@ -144,8 +145,8 @@ func TestNonASCIIPasswordCreatedByPHP(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind)
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
 		e.create("alice", "correct horse 1", "alice@example.com")
 		e.create("bob", "battery staple", "bob@example.com")
 		r := e.do("DELETE", "/user/1.0/alice", "", "auth", "bob:battery staple")
@@ -165,21 +166,21 @@ func TestDeleteUser(t *testing.T) {
 }
 
 func TestUserNode(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind, withNode("https://node1.example.org/"))
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be, withNode("https://node1.example.org/"))
 		e.create("alice", "correct horse 1", "")
 		e.want(e.do("GET", "/user/1.0/alice/node/weave", ""), 200, "https://node1.example.org/")
 		e.want(e.do("GET", "/user/1.0/alice/node", ""), 200, "https://node1.example.org/")
 		// Without a node configured, PHP's answer (REC user.node).
-		bare := newEnv(t, kind)
+		bare := newEnv(t, be)
 		bare.create("alice", "correct horse 1", "")
 		bare.want(bare.do("GET", "/user/1.0/alice/node/weave", ""), 404, `"No location"`)
 	})
 }
 
 func TestUnknownUserNode(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind, withNode("https://node1.example.org/"))
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be, withNode("https://node1.example.org/"))
 		e.want(e.do("GET", "/user/1.0/__xx__/weave/node", ""), 404, `"Not found"`)
 		e.want(e.do("GET", "/user/1.0/__xx__/node/weave", ""), 404, `"No location"`)
 	})

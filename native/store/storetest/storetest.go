@@ -1,0 +1,80 @@
+// Package storetest opens the real database engines that tests of the
+// native packages run on: a SQLite file in the test's temp dir and a fresh
+// database on the shared throwaway MariaDB server of e2e/testenv. It is
+// imported only by tests.
+//
+// It does not import native/auth, so auth's own tests can use it too:
+// callers hash passwords themselves (auth.HashPassword) when they create
+// users with AddUser.
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/store"
+	"weaveproxy/native/store/sqlstore"
+)
+
+// Backend is one of the databases the tests run every behaviour on.
+type Backend struct {
+	// Name is the subtest name: "sqlite" or "mysql" (the DSN scheme).
+	Name string
+	// DSN gives a fresh, empty database for the test, as an sqlstore DSN.
+	DSN func(t testing.TB) string
+}
+
+// Open opens and initialises an engine on a fresh database of b.
+func (b Backend) Open(t testing.TB) *sqlstore.Engine {
+	t.Helper()
+	return Open(t, b.DSN(t))
+}
+
+// SQLite is a database file in t.TempDir().
+func SQLite() Backend {
+	return Backend{Name: "sqlite", DSN: func(t testing.TB) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "weave.db")
+	}}
+}
+
+// MariaDB is a fresh database on the test binary's MariaDB server; the
+// package's TestMain must call testenv.Main.
+func MariaDB() Backend {
+	return Backend{Name: "mysql", DSN: func(t testing.TB) string {
+		return "mysql:" + testenv.MariaDB(t)
+	}}
+}
+
+// Backends are the real engines every behaviour runs against, SQLite first.
+func Backends() []Backend { return []Backend{SQLite(), MariaDB()} }
+
+// Open opens an engine on dsn, creates its tables (Init) and closes it when
+// the test ends. Opening one dsn twice gives two engines on one database,
+// as two proxy instances would have.
+func Open(t testing.TB, dsn string) *sqlstore.Engine {
+	t.Helper()
+	ctx := context.Background()
+	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// AddUser creates u through the engine and returns it with its new ID. u.MD5
+// is the stored hash: pass auth.HashPassword(password).
+func AddUser(t testing.TB, e store.Users, u store.User) store.User {
+	t.Helper()
+	id, err := e.CreateUser(context.Background(), u)
+	if err != nil {
+		t.Fatalf("create user %q: %v", u.Username, err)
+	}
+	u.ID = id
+	return u
+}
