@@ -1,6 +1,7 @@
 package storageapi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +63,16 @@ func (h *Handler) precondition(rq *request) error {
 		}
 	}
 	maxTS, exists, err := h.eng.CollectionMax(rq.r.Context(), rq.user.ID, rq.collection)
-	if err != nil {
+	switch {
+	case err == nil:
+	case !given && errors.Is(err, store.ErrUnavailable):
+		// Without the header the maximum only raises the write's
+		// timestamp. A collection that cannot tell it (tabs kept in
+		// memcache alone, memcache down) still gets its write attempted,
+		// as the Python server did, and the write reports the failure:
+		// a PUT 503, a batch's items "db error".
+		exists = false
+	default:
 		return fmt.Errorf("max timestamp of %s: %w", rq.collection, err)
 	}
 	if given && exists && maxTS > limit {
