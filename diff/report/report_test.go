@@ -27,14 +27,13 @@ var update = flag.Bool("update", false, "rewrite testdata/report.golden.json")
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// clock is a settable clock with deterministic ids.
 type clock struct {
+	*testenv.Clock
 	mu  sync.Mutex
-	now time.Time
 	ids int
 }
 
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 func (c *clock) NewID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -65,7 +64,7 @@ func answer(status int, body string, kv ...string) diff.Answer {
 func seeded(t *testing.T) (*store.Store, *clock) {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := &clock{Clock: testenv.NewClock(t0)}
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "diff.db"), store.Options{
 		Now: clk.Now, NewID: clk.NewID,
 		Noise: noise.Params{MinPairs: 4, MinNoiseSamples: 4, Ratio: 0.5, Absolute: 0.01},
@@ -82,7 +81,7 @@ func seeded(t *testing.T) (*store.Store, *clock) {
 	obs := func(route, method, target, reqBody string, legacy, native diff.Answer, legacy2 *diff.Answer, dry bool) {
 		t.Helper()
 		at = at.Add(time.Minute)
-		clk.set(at)
+		clk.Set(at)
 		p := diff.Pair{Route: route, At: at, DryRun: dry, Legacy: legacy, Native: native, Legacy2: legacy2,
 			Request: diff.Exchange{Method: method, Path: target, Body: []byte(reqBody),
 				Header: http.Header{"Authorization": {"Basic c2VjcmV0OnNlY3JldA=="}}}}
@@ -112,7 +111,7 @@ func seeded(t *testing.T) (*store.Store, *clock) {
 	obs(collRoute, "GET", "/1.0/alice/storage/history?full=1&sort=index", "",
 		answer(200, `[{"id":"h9","payload":"<script>alert(1)</script>","sortindex":9},{"id":"h8","payload":"b","sortindex":8}]`),
 		answer(200, `[{"id":"h8","payload":"b","sortindex":8},{"id":"h9","payload":"<script>alert(1)</script>","sortindex":9}]`), nil, false)
-	clk.set(t0.Add(2 * time.Hour))
+	clk.Set(t0.Add(2 * time.Hour))
 	return st, clk
 }
 

@@ -24,21 +24,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // clock is a settable clock with deterministic ids.
 type clock struct {
+	*testenv.Clock
 	mu  sync.Mutex
-	now time.Time
 	ids int
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 func (c *clock) NewID() string {
@@ -71,7 +59,7 @@ func backends(t *testing.T, opt store.Options, f func(t *testing.T, e *env)) {
 
 func open(t *testing.T, name, dsn string, opt store.Options) *env {
 	t.Helper()
-	clk := &clock{now: t0}
+	clk := &clock{Clock: testenv.NewClock(t0)}
 	opt.Now, opt.NewID = clk.Now, clk.NewID
 	if opt.Noise == (noise.Params{}) {
 		opt.Noise = noise.Params{MinPairs: 4, MinNoiseSamples: 4, Ratio: 0.5, Absolute: 0.01}

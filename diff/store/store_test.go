@@ -22,7 +22,7 @@ func TestCountsByClassAndBucket(t *testing.T) {
 		e.observe(t, e.pair(infoRoute, infoPath, same, same), diff.Identical)
 		e.observe(t, e.pair(infoRoute, infoPath, same,
 			answer(200, `{"forms":1795895500.620}`, "X-Weave-Timestamp", "1795895500.70")), diff.EqualAfterRules)
-		e.clk.advance(time.Hour)
+		e.clk.Advance(time.Hour)
 		e.observe(t, e.pair(infoRoute, infoPath, same,
 			answer(200, `{"forms":1795895500.62}`, "X-Weave-Timestamp", "1795895500.7", "X-Weave-Records", "1")), diff.Different)
 		dry := e.pair(infoRoute, infoPath, same, answer(404, `[]`))
@@ -219,21 +219,21 @@ func TestReady(t *testing.T) {
 		}
 		e.observe(t, e.pair(quotaRoute, quotaPath, same, answer(200, `[2,5000]`)), diff.Different)
 		for i := 0; i < 3; i++ {
-			e.clk.advance(time.Second)
+			e.clk.Advance(time.Second)
 			e.observe(t, e.pair(quotaRoute, quotaPath, same, same), diff.Identical)
 		}
 		v, _ = e.st.Ready(ctx, quotaRoute, gate)
 		if v.Ready || !strings.Contains(v.Reason, "4 pairs, the gate needs 5") {
 			t.Errorf("too few: %+v", v)
 		}
-		e.clk.advance(time.Second)
+		e.clk.Advance(time.Second)
 		e.observe(t, e.pair(quotaRoute, quotaPath, same, answer(200, `[3,5000]`)), diff.Different)
 		v, _ = e.st.Ready(ctx, quotaRoute, gate)
 		if v.Ready || v.Different != 1 || v.Window != 3 || len(v.Fields) != 1 || v.Fields[0] != "body[0]" {
 			t.Errorf("difference in the window: %+v", v)
 		}
 		for i := 0; i < 3; i++ {
-			e.clk.advance(time.Second)
+			e.clk.Advance(time.Second)
 			e.observe(t, e.pair(quotaRoute, quotaPath, same, same), diff.Identical)
 		}
 		v, _ = e.st.Ready(ctx, quotaRoute, gate)
@@ -283,7 +283,7 @@ func TestSamplesBounded(t *testing.T) {
 		ctx := context.Background()
 		big := `["` + strings.Repeat("ü", 100) + `"]`
 		for i := 0; i < 5; i++ {
-			e.clk.advance(time.Second)
+			e.clk.Advance(time.Second)
 			e.observe(t, e.pair(quotaRoute, quotaPath, answer(200, big), answer(200, `[2,5000]`)), diff.Different)
 		}
 		ss, err := e.st.Samples(ctx, quotaRoute, "body[0]")
@@ -295,7 +295,7 @@ func TestSamplesBounded(t *testing.T) {
 		if !ss[0].At.Equal(t0.Add(3*time.Second)) || !ss[2].At.Equal(t0.Add(time.Second)) {
 			t.Errorf("kept %v %v %v", ss[0].At, ss[1].At, ss[2].At)
 		}
-		e.clk.advance(2 * time.Minute)
+		e.clk.Advance(2 * time.Minute)
 		e.observe(t, e.pair(quotaRoute, quotaPath, answer(200, big), answer(200, `[2,5000]`)), diff.Different)
 		ss, _ = e.st.Samples(ctx, quotaRoute, "body[0]")
 		if len(ss) != 3 || !ss[0].At.Equal(e.clk.Now()) || !ss[2].At.Equal(t0.Add(2*time.Second)) {
@@ -349,7 +349,7 @@ func TestPairLogTrimmed(t *testing.T) {
 	backends(t, store.Options{KeepPairs: 3}, func(t *testing.T, e *env) {
 		same := answer(200, `[1,5000]`)
 		for i := 0; i < 203; i++ {
-			e.clk.advance(time.Millisecond)
+			e.clk.Advance(time.Millisecond)
 			e.observe(t, e.pair(quotaRoute, quotaPath, same, same), diff.Identical)
 		}
 		var n int
@@ -381,7 +381,7 @@ func TestTwoInstances(t *testing.T) {
 				go func(e *env) {
 					defer wg.Done()
 					for i := 0; i < 40; i++ {
-						e.clk.advance(time.Millisecond)
+						e.clk.Advance(time.Millisecond)
 						p := e.pair(quotaRoute, quotaPath, answer(200, `[1,5000]`), answer(200, `[1,5120]`))
 						if _, err := e.rec.Observe(context.Background(), p); err != nil {
 							errs <- err

@@ -13,24 +13,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // conformance runs the behaviour every Store must have.
 func conformance(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -122,16 +104,16 @@ func conformance(t *testing.T, s Store) {
 func TestMemoryConformance(t *testing.T) { conformance(t, NewMemory()) }
 
 func TestMemoryExpiry(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	s := NewMemoryWith(clk.Now, 0)
 	ctx := context.Background()
 	s.Incr(ctx, "w", 10*time.Minute)
-	clk.Add(9 * time.Minute)
+	clk.Advance(9 * time.Minute)
 	if v, _ := s.Incr(ctx, "w", 10*time.Minute); v != 2 {
 		t.Fatalf("second Incr inside the window = %d", v)
 	}
 	// The window is fixed at the first Incr, not extended by the second.
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if _, ok, _ := s.Get(ctx, "w"); ok {
 		t.Fatal("key alive at the end of its window")
 	}
@@ -140,7 +122,7 @@ func TestMemoryExpiry(t *testing.T) {
 	}
 	s.Set(ctx, "forever", 7, 0)
 	s.Set(ctx, "short", 7, time.Second)
-	clk.Add(1000 * time.Hour)
+	clk.Advance(1000 * time.Hour)
 	if v, ok, _ := s.Get(ctx, "forever"); !ok || v != 7 {
 		t.Error("ttl 0 expired")
 	}
@@ -152,7 +134,7 @@ func TestMemoryExpiry(t *testing.T) {
 // TestMemoryBounded: a flood of keys never holds more than the bound, and
 // what is evicted first is what expires first.
 func TestMemoryBounded(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	s := NewMemoryWith(clk.Now, 100)
 	ctx := context.Background()
 	s.Set(ctx, "locked:keep", 1, 24*time.Hour)
@@ -167,7 +149,7 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	// Expired entries are swept by later writes (at the latest after
 	// sweepEvery of them).
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	for i := 0; i < sweepEvery; i++ {
 		s.Set(ctx, "x", 1, 0)
 	}

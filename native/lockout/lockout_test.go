@@ -74,23 +74,6 @@ func (r *recorder) Signatures() []string {
 	return s
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func req(pathUser, authUser, password string) *http.Request {
 	r := httptest.NewRequest("GET", "/1.0/"+pathUser+"/info/collections", nil)
 	if authUser != "" {
@@ -104,12 +87,12 @@ func req(pathUser, authUser, password string) *http.Request {
 type fixture struct {
 	a     *Authenticator
 	inner *passwords
-	clk   *fakeClock
+	clk   *testenv.Clock
 	ev    *recorder
 }
 
 func newFixture(cfg Config) *fixture {
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	inner := &passwords{users: map[string]string{"alice": "right", "bob": "bobpw"}}
 	ev := &recorder{}
 	return &fixture{New(inner, counter.NewMemoryWith(clk.Now, 0), cfg, ev, clk.Now), inner, clk, ev}
@@ -147,7 +130,7 @@ func TestLocksAtThreshold(t *testing.T) {
 
 	// Locked: the right password, a wrong one and any spelling of the name
 	// are all refused without a password check.
-	f.clk.Add(29 * time.Minute)
+	f.clk.Advance(29 * time.Minute)
 	wantLocked(t, f.try(t, "alice", "alice", "right"), time.Minute)
 	wantLocked(t, f.try(t, "ALICE", "Alice", "wrong"), time.Minute)
 	if f.inner.Calls() != calls {
@@ -158,7 +141,7 @@ func TestLocksAtThreshold(t *testing.T) {
 		t.Errorf("bob: %v", err)
 	}
 
-	f.clk.Add(time.Minute)
+	f.clk.Advance(time.Minute)
 	if err := f.try(t, "alice", "alice", "right"); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}
@@ -218,7 +201,7 @@ func TestWindowEnds(t *testing.T) {
 	f := newFixture(Config{MaxFailures: 3, Window: time.Minute, Lockout: time.Hour})
 	f.try(t, "alice", "alice", "bad")
 	f.try(t, "alice", "alice", "bad")
-	f.clk.Add(time.Minute)
+	f.clk.Advance(time.Minute)
 	if err := f.try(t, "alice", "alice", "bad"); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("first failure of a new window: %v", err)
 	}
@@ -249,7 +232,7 @@ func TestUnlockAndStatus(t *testing.T) {
 		t.Fatalf("status = %d %v %v", n, locked, err)
 	}
 	wantLocked(t, f.try(t, "alice", "alice", "bad"), DefaultLockout)
-	f.clk.Add(time.Minute)
+	f.clk.Advance(time.Minute)
 	if _, locked, _ := f.a.Status(ctx, "alice"); locked != DefaultLockout-time.Minute {
 		t.Fatalf("locked for %v", locked)
 	}

@@ -38,7 +38,7 @@ func get(t *testing.T, url string) (int, http.Header) {
 // budget between them, and only one of them logs the CEF event.
 func TestSharedAcrossInstances(t *testing.T) {
 	mc := testenv.StartMemcached(t)
-	clk := &fakeClock{t: base}
+	clk := testenv.NewClock(base)
 	evA, evB := &recorder{}, &recorder{}
 	cfg := Config{Read: Budget{Limit: 10}, Now: clk.Now}
 	a, b := instance(t, mc.Addr, cfg, evA), instance(t, mc.Addr, cfg, evB)

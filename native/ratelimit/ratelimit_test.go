@@ -17,23 +17,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 type recorder struct {
 	mu     sync.Mutex
 	events []cef.Event
@@ -79,7 +62,7 @@ func do(h http.Handler, method, target string) *httptest.ResponseRecorder {
 var base = time.Unix(1_800_000_000-1_800_000_000%3600+20, 0)
 
 func TestBudgetsAndRefusal(t *testing.T) {
-	clk := &fakeClock{t: base}
+	clk := testenv.NewClock(base)
 	ev := &recorder{}
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 4}, Write: Budget{Limit: 2}, Now: clk.Now}, ev)
 	next := &okHandler{}
@@ -168,7 +151,7 @@ func TestDefaultsAndUnlimited(t *testing.T) {
 // TestRegistrationByAddress: registrations are counted per source
 // address, whatever name is registered.
 func TestRegistrationByAddress(t *testing.T) {
-	clk := &fakeClock{t: base}
+	clk := testenv.NewClock(base)
 	ev := &recorder{}
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Register: Budget{Limit: 2}, Now: clk.Now}, ev)
 	h := l.Wrap(&okHandler{}, ByAddress(ClassRegister, false))

@@ -32,25 +32,6 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var versions = []string{"1.0", "1.1"}
 
-// clock is the handler's injectable clock; tests move it instead of
-// sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // events keeps the CEF events a test's components emitted.
 type events struct {
 	mu  sync.Mutex
@@ -78,7 +59,7 @@ type env struct {
 	t       testing.TB
 	engine  *sqlstore.Engine
 	h       *Handler
-	clock   *clock
+	clock   *testenv.Clock
 	events  *events
 	version string
 	user    string
@@ -95,7 +76,7 @@ func newEnv(t testing.TB, b storetest.Backend, version string, mod func(*Config)
 	t.Helper()
 	e := b.Open(t)
 	ev := &events{}
-	clk := &clock{t: start}
+	clk := testenv.NewClock(start)
 	cfg := Config{
 		Engine: e,
 		Auth:   auth.NewBasic(e, auth.BasicOptions{Events: ev}),

@@ -155,9 +155,7 @@ func TestReplayLegacyRecordings(t *testing.T) {
 			e := newEnv(t, b, "1.0", func(c *Config) { c.QuotaKB = 5000 })
 			storage := 0
 			for _, p := range pairs {
-				e.clock.mu.Lock()
-				e.clock.t = time.Unix(0, int64(p.At*1e9))
-				e.clock.mu.Unlock()
+				e.clock.Set(time.Unix(0, int64(p.At*1e9)))
 				if strings.HasPrefix(p.Request.Path, "/user/") || strings.HasPrefix(p.Request.Path, "/misc/") {
 					applyUserPair(t, e, p)
 					continue
