@@ -1,7 +1,6 @@
 package resetpages
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,35 +13,12 @@ import (
 	"weaveproxy/native/store/storetest"
 )
 
-// browser starts a headless Chromium with a fresh profile for one test.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(testenv.Chromium(t)),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	return bctx
-}
-
 // TestBrowserResetFlow walks the whole reset in Chromium: the forgot form,
 // the mailed link, the reset form, the success page.
 func TestBrowserResetFlow(t *testing.T) {
 	e := newEnv(t, storetest.SQLite())
 	e.user("alice", "correct horse 1", "alice@example.com")
-	ctx := browser(t)
+	ctx := testenv.Browser(t)
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(e.srv.URL+ResetPath),
