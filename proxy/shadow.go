@@ -130,10 +130,10 @@ func (s *CaptureShadower) ServeShadow(w http.ResponseWriter, r *http.Request, ca
 	if native != nil && write {
 		runNative()
 	}
-	tee := &teeWriter{ResponseWriter: w, buf: newBufferWriter(limit)}
+	tee := NewTeeWriter(w, limit)
 	start := time.Now()
 	call.Legacy.ServeHTTP(tee, r)
-	pair.Legacy = tee.captured(time.Since(start))
+	pair.Legacy = tee.Captured(time.Since(start))
 	if native != nil && !write {
 		runNative()
 	}
@@ -188,23 +188,30 @@ func record(h http.Handler, r *http.Request, limit int64) *CapturedResponse {
 		Truncated: buf.truncated, Duration: time.Since(start), Err: err}
 }
 
-// teeWriter passes legacy's answer through to the client and keeps a
-// bounded copy.
-type teeWriter struct {
+// TeeWriter passes an answer through to the client's ResponseWriter
+// untouched and keeps a bounded copy of it, for comparison. It never fails
+// a write the client's connection accepted. Shadowers wrap the writer they
+// give call.Legacy in one.
+type TeeWriter struct {
 	http.ResponseWriter
 	buf    *bufferWriter
 	header http.Header // snapshot when the status was written
 }
 
-func (t *teeWriter) WriteHeader(code int) {
+// NewTeeWriter wraps w, keeping at most limit body bytes.
+func NewTeeWriter(w http.ResponseWriter, limit int64) *TeeWriter {
+	return &TeeWriter{ResponseWriter: w, buf: newBufferWriter(limit)}
+}
+
+func (t *TeeWriter) WriteHeader(code int) {
 	if code >= 200 && t.header == nil {
-		t.header = cleanHeader(t.ResponseWriter.Header())
+		t.header = CleanHeader(t.ResponseWriter.Header())
 		t.buf.WriteHeader(code)
 	}
 	t.ResponseWriter.WriteHeader(code)
 }
 
-func (t *teeWriter) Write(p []byte) (int, error) {
+func (t *TeeWriter) Write(p []byte) (int, error) {
 	if t.header == nil {
 		t.WriteHeader(http.StatusOK)
 	}
@@ -213,20 +220,24 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+// Unwrap lets http.ResponseController reach the client's connection
+// (Flush, deadlines), as the forwarder expects.
+func (t *TeeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-func (t *teeWriter) captured(d time.Duration) *CapturedResponse {
+// Captured is the answer as the client got it, once the handler is done;
+// took is how long it took.
+func (t *TeeWriter) Captured(took time.Duration) *CapturedResponse {
 	h := t.header
 	if h == nil {
-		h = cleanHeader(t.ResponseWriter.Header())
+		h = CleanHeader(t.ResponseWriter.Header())
 	}
 	return &CapturedResponse{Status: t.buf.code(), Header: h, Body: t.buf.body.Bytes(),
-		Truncated: t.buf.truncated, Duration: d}
+		Truncated: t.buf.truncated, Duration: took}
 }
 
-// cleanHeader copies h without the nil-valued keys the forwarder uses to
+// CleanHeader copies h without the nil-valued keys the forwarder uses to
 // stop net/http adding headers: they are not part of the answer.
-func cleanHeader(h http.Header) http.Header {
+func CleanHeader(h http.Header) http.Header {
 	c := make(http.Header, len(h))
 	for k, v := range h {
 		if v != nil {

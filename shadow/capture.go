@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"weaveproxy/diff"
+	"weaveproxy/proxy"
 )
 
 // readBody reads r's body if it has at most limit bytes and gives r a
@@ -105,6 +106,13 @@ type answer struct {
 	took      time.Duration
 }
 
+// answerOf keeps what the proxy captured of an answer (legacy's, through
+// a proxy.TeeWriter).
+func answerOf(c *proxy.CapturedResponse) *answer {
+	return &answer{status: c.Status, header: c.Header, body: c.Body,
+		truncated: c.Truncated, err: c.Err, took: c.Duration}
+}
+
 func (a *answer) diff() diff.Answer {
 	return diff.Answer{Status: a.status, Header: a.header, Body: a.body}
 }
@@ -162,7 +170,7 @@ func (b *buffer) answer(took time.Duration, err error) *answer {
 			status = http.StatusInternalServerError
 		}
 	}
-	return &answer{status: status, header: cleanHeader(b.header), body: b.body.Bytes(),
+	return &answer{status: status, header: proxy.CleanHeader(b.header), body: b.body.Bytes(),
 		truncated: b.truncated, err: err, took: took}
 }
 
@@ -186,55 +194,4 @@ func serveRecovered(h http.Handler, w http.ResponseWriter, r *http.Request) (err
 	}()
 	h.ServeHTTP(w, r)
 	return nil
-}
-
-// tee passes legacy's answer through to the client untouched and keeps a
-// bounded copy. It never fails a write the client's connection accepted.
-type tee struct {
-	http.ResponseWriter
-	buf    *buffer
-	header http.Header // snapshot taken when the status was written
-}
-
-func (t *tee) WriteHeader(code int) {
-	if code >= 200 && t.header == nil {
-		t.header = cleanHeader(t.ResponseWriter.Header())
-		t.buf.WriteHeader(code)
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *tee) Write(p []byte) (int, error) {
-	if t.header == nil {
-		t.WriteHeader(http.StatusOK)
-	}
-	n, err := t.ResponseWriter.Write(p)
-	t.buf.Write(p[:n])
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the client's connection
-// (Flush, deadlines), as the forwarder expects.
-func (t *tee) Unwrap() http.ResponseWriter { return t.ResponseWriter }
-
-func (t *tee) answer(took time.Duration) *answer {
-	a := t.buf.answer(took, nil)
-	if t.header != nil {
-		a.header = t.header
-	} else {
-		a.header = cleanHeader(t.ResponseWriter.Header())
-	}
-	return a
-}
-
-// cleanHeader copies h without the nil-valued keys a forwarder sets to
-// stop net/http adding headers: they are not part of the answer.
-func cleanHeader(h http.Header) http.Header {
-	c := make(http.Header, len(h))
-	for k, v := range h {
-		if v != nil {
-			c[k] = append([]string(nil), v...)
-		}
-	}
-	return c
 }

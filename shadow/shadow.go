@@ -209,10 +209,10 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 		j.repeat = s.repeatRead(j.conf)
 		j.clock, j.quiet = s.clock.now(call.User)
 	}
-	t := &tee{ResponseWriter: w, buf: newBuffer(s.opt.MaxCapture)}
+	t := proxy.NewTeeWriter(w, s.opt.MaxCapture)
 	start := time.Now()
 	call.Legacy.ServeHTTP(t, r)
-	j.legacy = t.answer(time.Since(start))
+	j.legacy = answerOf(t.Captured(time.Since(start)))
 	s.enqueue(j)
 }
 
