@@ -128,7 +128,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.Forward
 // outcome is known. For an answer from legacy, done runs when its body has
 // been read to the end (or failed), before the client can have received
 // all of it: a caller that must act after a legacy write and before the
-// client sees the answer (cache invalidation) does so in done.
+// client sees the answer (cache invalidation) does so in done. A wrapper
+// around w must offer Unwrap (see http.ResponseController): Forward
+// switches the HTTP/1 connection to full duplex through it.
 func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Result)) {
 	st := &reqState{done: done}
 	breakerDone, err := u.breaker.Allow()
@@ -141,6 +143,16 @@ func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Res
 	// Whatever happens (a panic aborting the copy included), the breaker
 	// hears about this request exactly once.
 	defer st.report(errClientGone)
+	// The transport still reads r.Body after sending it (a last read to
+	// check nothing follows Content-Length) while the answer already
+	// streams back. By default net/http's HTTP/1 server drains and closes
+	// the request body at the first response write; that late read then
+	// fails, and the transport closes the legacy connection under the
+	// answer being copied: php -S ends its answers by closing the socket,
+	// so the copy is still waiting there and the client gets a cut body.
+	// Full duplex leaves the body to us until the handler returns. HTTP/2
+	// is always full duplex; there the call fails harmlessly.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	u.rp.ServeHTTP(&headerGuard{ResponseWriter: w}, r.WithContext(ctx))
 }
