@@ -3,39 +3,18 @@ package auth
 import (
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"weaveproxy/e2e/testenv"
-	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-type events struct {
-	mu  sync.Mutex
-	evs []cef.Event
-}
-
-func (e *events) Emit(_ *http.Request, ev cef.Event) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) take() []cef.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := e.evs
-	e.evs = nil
-	return out
-}
 
 func TestBasicAuthenticate(t *testing.T) {
 	for _, b := range storetest.Backends() {
@@ -82,7 +61,7 @@ func testBasic(t *testing.T, eng *sqlstore.Engine) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := &events{}
+			ev := &ceftest.Recorder{}
 			b := NewBasic(eng, BasicOptions{Events: ev, CheckLocation: tt.checkLocation})
 			r := httptest.NewRequest("GET", "/1.0/x/info/collections", nil)
 			if tt.host != "" {
@@ -99,7 +78,7 @@ func testBasic(t *testing.T, eng *sqlstore.Engine) {
 			} else if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			got := ev.take()
+			got := ev.Take()
 			if tt.sig == "" {
 				if len(got) != 0 {
 					t.Fatalf("events on success: %+v", got)

@@ -7,6 +7,7 @@ import (
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/storetest"
@@ -21,7 +22,7 @@ func TestRealBasicOnSQLite(t *testing.T) {
 	e1, e2 := storetest.Open(t, dsn), storetest.Open(t, dsn)
 	storetest.AddUser(t, e1, store.User{Username: "dora", MD5: auth.HashPassword("pässword")})
 	mc := testenv.StartMemcached(t)
-	ev1, ev2 := &recorder{}, &recorder{}
+	ev1, ev2 := &ceftest.Recorder{}, &ceftest.Recorder{}
 	a1 := New(auth.NewBasic(e1, auth.BasicOptions{Events: ev1}), counter.NewMemcache(counter.NewMemcacheClient(mc.Addr)),
 		Config{MaxFailures: 4}, ev1, nil)
 	a2 := New(auth.NewBasic(e2, auth.BasicOptions{Events: ev2}), counter.NewMemcache(counter.NewMemcacheClient(mc.Addr)),

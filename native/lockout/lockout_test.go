@@ -13,6 +13,7 @@ import (
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/store"
 )
@@ -52,28 +53,6 @@ func (p *passwords) Calls() int {
 	return p.calls
 }
 
-// recorder is a cef.Sink keeping the events it gets.
-type recorder struct {
-	mu     sync.Mutex
-	events []cef.Event
-}
-
-func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) Signatures() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var s []string
-	for _, ev := range r.events {
-		s = append(s, ev.Signature)
-	}
-	return s
-}
-
 func req(pathUser, authUser, password string) *http.Request {
 	r := httptest.NewRequest("GET", "/1.0/"+pathUser+"/info/collections", nil)
 	if authUser != "" {
@@ -88,13 +67,13 @@ type fixture struct {
 	a     *Authenticator
 	inner *passwords
 	clk   *testenv.Clock
-	ev    *recorder
+	ev    *ceftest.Recorder
 }
 
 func newFixture(cfg Config) *fixture {
 	clk := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	inner := &passwords{users: map[string]string{"alice": "right", "bob": "bobpw"}}
-	ev := &recorder{}
+	ev := &ceftest.Recorder{}
 	return &fixture{New(inner, counter.NewMemoryWith(clk.Now, 0), cfg, ev, clk.Now), inner, clk, ev}
 }
 
@@ -149,7 +128,7 @@ func TestLocksAtThreshold(t *testing.T) {
 	if len(sigs) != 1 || sigs[0] != cef.SigAccountLocked {
 		t.Fatalf("events = %v", sigs)
 	}
-	ev := f.ev.events[0]
+	ev := f.ev.Events()[0]
 	if ev.Username != "alice" || ev.Severity != 8 {
 		t.Errorf("event %+v", ev)
 	}
@@ -247,8 +226,8 @@ func TestUnlockAndStatus(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	sigs := f.ev.Signatures()
-	if len(sigs) != 2 || sigs[0] != cef.SigAccountLocked || sigs[1] != cef.SigAccountUnlocked || f.ev.events[1].Username != "alice" {
-		t.Errorf("events %v", f.ev.events)
+	if len(sigs) != 2 || sigs[0] != cef.SigAccountLocked || sigs[1] != cef.SigAccountUnlocked || f.ev.Events()[1].Username != "alice" {
+		t.Errorf("events %v", f.ev.Events())
 	}
 }
 

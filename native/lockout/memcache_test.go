@@ -10,6 +10,7 @@ import (
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestSharedAcrossInstances(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	inner := &passwords{users: map[string]string{"alice": "right"}}
-	evA, evB := &recorder{}, &recorder{}
+	evA, evB := &ceftest.Recorder{}, &ceftest.Recorder{}
 	a := New(inner, counter.NewMemcache(counter.NewMemcacheClient(mc.Addr)), Config{}, evA, nil)
 	b := New(inner, counter.NewMemcache(counter.NewMemcacheClient(mc.Addr)), Config{}, evB, nil)
 

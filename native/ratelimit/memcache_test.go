@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 )
 
 // instance is one proxy instance: its own Limiter and memcache client,
 // behind its own HTTP server.
-func instance(t *testing.T, addr string, cfg Config, ev *recorder) *httptest.Server {
+func instance(t *testing.T, addr string, cfg Config, ev *ceftest.Recorder) *httptest.Server {
 	t.Helper()
 	l := New(counter.NewMemcache(counter.NewMemcacheClient(addr)), cfg, ev)
 	srv := httptest.NewServer(l.Wrap(&okHandler{}, ByUser(pathUser)))
@@ -39,7 +40,7 @@ func get(t *testing.T, url string) (int, http.Header) {
 func TestSharedAcrossInstances(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	clk := testenv.NewClock(base)
-	evA, evB := &recorder{}, &recorder{}
+	evA, evB := &ceftest.Recorder{}, &ceftest.Recorder{}
 	cfg := Config{Read: Budget{Limit: 10}, Now: clk.Now}
 	a, b := instance(t, mc.Addr, cfg, evA), instance(t, mc.Addr, cfg, evB)
 
@@ -72,7 +73,7 @@ func TestMemcachedKilledFailsOpen(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	var storeErrs atomic.Int64
 	cfg := Config{Read: Budget{Limit: 1_000_000}, Write: Budget{Limit: 1}, OnStoreError: func(error) { storeErrs.Add(1) }}
-	srv := instance(t, mc.Addr, cfg, &recorder{})
+	srv := instance(t, mc.Addr, cfg, &ceftest.Recorder{})
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	defer client.CloseIdleConnections()

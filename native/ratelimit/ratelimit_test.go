@@ -4,35 +4,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/weave"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-type recorder struct {
-	mu     sync.Mutex
-	events []cef.Event
-}
-
-func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
-}
 
 // pathUser takes the user from /1.0/<user>/...
 func pathUser(r *http.Request) string {
@@ -63,7 +46,7 @@ var base = time.Unix(1_800_000_000-1_800_000_000%3600+20, 0)
 
 func TestBudgetsAndRefusal(t *testing.T) {
 	clk := testenv.NewClock(base)
-	ev := &recorder{}
+	ev := &ceftest.Recorder{}
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 4}, Write: Budget{Limit: 2}, Now: clk.Now}, ev)
 	next := &okHandler{}
 	h := l.Wrap(next, ByUser(pathUser))
@@ -107,7 +90,7 @@ func TestBudgetsAndRefusal(t *testing.T) {
 	if ev.Len() != 2 {
 		t.Fatalf("%d events, want 2", ev.Len())
 	}
-	e := ev.events[0]
+	e := ev.Events()[0]
 	if e.Signature != cef.SigRateLimited || e.Username != "alice" {
 		t.Errorf("event %+v", e)
 	}
@@ -152,7 +135,7 @@ func TestDefaultsAndUnlimited(t *testing.T) {
 // address, whatever name is registered.
 func TestRegistrationByAddress(t *testing.T) {
 	clk := testenv.NewClock(base)
-	ev := &recorder{}
+	ev := &ceftest.Recorder{}
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Register: Budget{Limit: 2}, Now: clk.Now}, ev)
 	h := l.Wrap(&okHandler{}, ByAddress(ClassRegister, false))
 	reg := func(user, addr string) int {
@@ -171,8 +154,8 @@ func TestRegistrationByAddress(t *testing.T) {
 	if c := reg("d", "192.0.2.2"); c != 200 {
 		t.Errorf("other address: %d", c)
 	}
-	if ev.Len() != 1 || ev.events[0].Username != "" {
-		t.Errorf("events %+v", ev.events)
+	if ev.Len() != 1 || ev.Events()[0].Username != "" {
+		t.Errorf("events %+v", ev.Events())
 	}
 	// The window is an hour: 59 minutes later the address is still refused.
 	clk.Set(base.Add(59 * time.Minute))

@@ -8,14 +8,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/auth/smtpsink"
-	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/store/storetest"
@@ -23,40 +22,18 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type recorder struct {
-	mu  sync.Mutex
-	evs []cef.Event
-}
-
-func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
-	r.mu.Lock()
-	r.evs = append(r.evs, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) has(sig string, sev int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.evs {
-		if e.Signature == sig && e.Severity == sev {
-			return true
-		}
-	}
-	return false
-}
-
 type env struct {
 	t      *testing.T
 	eng    *sqlstore.Engine
 	srv    *httptest.Server
 	mail   *smtpsink.Server
-	events *recorder
+	events *ceftest.Recorder
 	resets *auth.Resets
 }
 
 func newEnv(t *testing.T, be storetest.Backend, mutate ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, eng: be.Open(t), events: &recorder{}, mail: smtpsink.Start(t)}
+	e := &env{t: t, eng: be.Open(t), events: &ceftest.Recorder{}, mail: smtpsink.Start(t)}
 	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
 	// The server's own URL is the public one: the mailed link must work.
 	e.srv = httptest.NewUnstartedServer(nil)

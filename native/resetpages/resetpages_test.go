@@ -52,7 +52,7 @@ func TestResetFlow(t *testing.T) {
 			p = e.post(ResetPath, url.Values{"username": {"alice"}, "key": {key},
 				"password": {"other new pass"}, "confirm": {"other new pass"}})
 			contains(t, p, 400, msgBadKey)
-			if !e.events.has("PasswordResetCompleted", 9) || !e.events.has("InvalidResetCode", 5) {
+			if !e.events.Has("PasswordResetCompleted", 9) || !e.events.Has("InvalidResetCode", 5) {
 				t.Error("missing reset events")
 			}
 		})
@@ -157,7 +157,7 @@ func TestForgotFormCaptcha(t *testing.T) {
 	}
 	contains(t, e.post(ResetPath, url.Values{"username": {"alice"}}), 400, msgCaptcha)
 	contains(t, e.post(ResetPath, url.Values{"username": {"alice"}, "g-recaptcha-response": {"robot"}}), 400, msgCaptcha)
-	if !e.events.has("CaptchaFail", 5) {
+	if !e.events.Has("CaptchaFail", 5) {
 		t.Error("no CaptchaFail event")
 	}
 	contains(t, e.post(ResetPath, url.Values{"username": {"alice"}, "g-recaptcha-response": {"human"}}), 200, msgKeySent)
@@ -183,7 +183,7 @@ func TestDeleteAccountPage(t *testing.T) {
 			contains(t, e.post(DeletePath, yes("alice", "wrong")), 401, msgBadLogin)
 			contains(t, e.post(DeletePath, yes("nobody", "correct horse 1")), 401, msgBadLogin)
 			contains(t, e.post(DeletePath, yes("bad name!", "correct horse 1")), 401, msgBadLogin)
-			if !e.events.has("AuthFail", 5) {
+			if !e.events.Has("AuthFail", 5) {
 				t.Error("no AuthFail event for the wrong password")
 			}
 			if _, err := e.eng.UserByName(ctx, "alice"); err != nil {
@@ -197,7 +197,7 @@ func TestDeleteAccountPage(t *testing.T) {
 			if err != nil || len(items) != 0 {
 				t.Fatalf("storage left behind: %v %v", items, err)
 			}
-			if !e.events.has("AccountDeleted", 9) {
+			if !e.events.Has("AccountDeleted", 9) {
 				t.Error("no AccountDeleted event")
 			}
 			if _, err := e.eng.UserByName(ctx, "bob"); err != nil {

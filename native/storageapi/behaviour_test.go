@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/storetest"
 )
@@ -31,7 +32,7 @@ func TestCrossUserRefused(t *testing.T) {
 		if err != nil || *w.Payload != "bob's" {
 			t.Errorf("bob's item: %v %v", w.Payload, err)
 		}
-		sigs := e.events.signatures()
+		sigs := e.events.Signatures()
 		if n := strings.Count(strings.Join(sigs, " "), "CrossUserAccess"); n != 3 {
 			t.Errorf("events %v, want 3 CrossUserAccess", sigs)
 		}
@@ -199,14 +200,14 @@ func TestEngineDown(t *testing.T) {
 func TestViewsShareTimestamps(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(), "1.1", func(c *Config) { c.QuotaKB = 1 })
 	first := stamp(t, e.put("col/a", `{"payload":"`+strings.Repeat("x", 2000)+`"}`))
-	quiet := &events{}
+	quiet := &ceftest.Recorder{}
 	saved := e.h
 	e.h = e.h.WithEngine(e.engine).WithEvents(quiet).WithAuth(saved.cfg.Auth)
 	if rec := e.do("PUT", "storage/col/b", `{"payload":"x"}`); rec.Code != 400 || rec.Body.String() != "14" {
 		t.Fatalf("over quota: %d %q", rec.Code, rec.Body.String())
 	}
-	if len(quiet.signatures()) != 1 || slices.Contains(e.events.signatures(), "OverQuota") {
-		t.Errorf("events went to %v / %v", quiet.signatures(), e.events.signatures())
+	if len(quiet.Signatures()) != 1 || slices.Contains(e.events.Signatures(), "OverQuota") {
+		t.Errorf("events went to %v / %v", quiet.Signatures(), e.events.Signatures())
 	}
 	e.h = saved
 	if _, err := e.engine.DeleteItems(context.Background(), e.userID, "col", store.Query{}); err != nil {

@@ -64,8 +64,8 @@ func TestOverQuota(t *testing.T) {
 				t.Errorf("%s over quota: %d %q", r[0], rec.Code, rec.Body.String())
 			}
 		}
-		if n := strings.Count(strings.Join(e.events.signatures(), " "), "OverQuota"); n != 2 {
-			t.Errorf("OverQuota events: %v", e.events.signatures())
+		if n := strings.Count(strings.Join(e.events.Signatures(), " "), "OverQuota"); n != 2 {
+			t.Errorf("OverQuota events: %v", e.events.Signatures())
 		}
 		// Reads and deletes still work over quota.
 		e.ok(e.do("DELETE", "storage/col2/12345", ""))

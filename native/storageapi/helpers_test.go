@@ -13,13 +13,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/store/storetest"
@@ -32,35 +31,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var versions = []string{"1.0", "1.1"}
 
-// events keeps the CEF events a test's components emitted.
-type events struct {
-	mu  sync.Mutex
-	evs []cef.Event
-}
-
-func (e *events) Emit(_ *http.Request, ev cef.Event) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) signatures() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, ev := range e.evs {
-		out = append(out, ev.Signature)
-	}
-	return out
-}
-
 // env is a handler on a fresh real engine with one user, alice.
 type env struct {
 	t       testing.TB
 	engine  *sqlstore.Engine
 	h       *Handler
 	clock   *testenv.Clock
-	events  *events
+	events  *ceftest.Recorder
 	version string
 	user    string
 	userID  int64
@@ -75,7 +52,7 @@ var start = time.Unix(1795895500, 0)
 func newEnv(t testing.TB, b storetest.Backend, version string, mod func(*Config)) *env {
 	t.Helper()
 	e := b.Open(t)
-	ev := &events{}
+	ev := &ceftest.Recorder{}
 	clk := testenv.NewClock(start)
 	cfg := Config{
 		Engine: e,

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 	"weaveproxy/native/auth/smtpsink"
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/captcha/captchatest"
-	"weaveproxy/native/cef"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/store/storetest"
 )
@@ -29,41 +28,11 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, be storetest.Backend)) {
 	}
 }
 
-// recorder keeps the CEF events a test provokes. It is the test's own
-// cef.Sink, the interface the handler writes to, not a stand-in for a server.
-type recorder struct {
-	mu     sync.Mutex
-	events []cef.Event
-}
-
-func (r *recorder) Emit(_ *http.Request, ev cef.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) has(sig string, sev int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.events {
-		if e.Signature == sig && (sev == 0 || e.Severity == sev) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *recorder) all() []cef.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]cef.Event(nil), r.events...)
-}
-
 type env struct {
 	t      *testing.T
 	eng    *sqlstore.Engine
 	srv    *httptest.Server
-	events *recorder
+	events *ceftest.Recorder
 	mail   *smtpsink.Server
 	cap    *captchatest.Server
 	cfg    Config
@@ -96,7 +65,7 @@ func withoutMailer() option {
 
 func newEnv(t *testing.T, be storetest.Backend, opts ...option) *env {
 	t.Helper()
-	e := &env{t: t, eng: be.Open(t), events: &recorder{}}
+	e := &env{t: t, eng: be.Open(t), events: &ceftest.Recorder{}}
 	e.mail = smtpsink.Start(t)
 	mailer := auth.NewSMTPMailer(auth.SMTPConfig{Host: e.mail.Host, Port: e.mail.Port, From: "sync@example.org"})
 	e.cfg = Config{

@@ -11,6 +11,7 @@ import (
 	"weaveproxy/e2e/legacy"
 	"weaveproxy/e2e/testenv"
 	"weaveproxy/native/auth"
+	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store/storetest"
 )
 
@@ -25,7 +26,7 @@ func TestPasswordsInteroperateWithLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	php := legacy.Start(t, db, legacy.Options{})
-	e := &env{t: t, eng: eng, events: &recorder{}}
+	e := &env{t: t, eng: eng, events: &ceftest.Recorder{}}
 	e.cfg = Config{Users: eng, Auth: auth.NewBasic(eng, auth.BasicOptions{})}
 	e.srv = httptest.NewServer(New(e.cfg))
 	t.Cleanup(e.srv.Close)

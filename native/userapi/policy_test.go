@@ -44,7 +44,7 @@ func TestCaptcha(t *testing.T) {
 		on.want(on.do("POST", "/misc/1.0/captcha_html", ""), 200, r.body)
 		on.want(on.do("PUT", "/user/1.0/alice", `{"password":"correct horse 1"}`), 400, "2")
 		on.want(on.do("PUT", "/user/1.0/alice", `{"password":"correct horse 1","captcha-challenge":"x","captcha-response":"bad"}`), 400, "2")
-		if !on.events.has("CaptchaFail", 5) {
+		if !on.events.Has("CaptchaFail", 5) {
 			t.Error("no CaptchaFail event")
 		}
 		on.want(on.do("PUT", "/user/1.0/alice", `{"password":"correct horse 1","captcha-challenge":"x","captcha-response":"good-token"}`), 200, "alice")
@@ -76,7 +76,7 @@ func TestCrossUserRefusedEverywhere(t *testing.T) {
 		}
 		e.want(e.do("GET", "/user/1.0/alice/email", "", "auth", "alice:correct horse 1"), 200, "alice@example.com")
 		e.want(e.do("GET", "/user/1.0/alice/email", "", "auth", "nobody:correct horse 1"), 401, "5")
-		if !e.events.has("AuthFail", 7) {
+		if !e.events.Has("AuthFail", 7) {
 			t.Error("no AuthFail sev 7 for a mismatch with bad credentials")
 		}
 	})

@@ -44,10 +44,10 @@ func TestPasswordResetFlow(t *testing.T) {
 		}
 		e.want(e.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", wrong), 400, "10")
 		e.want(e.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", "not-a-code"), 400, "10")
-		if !e.events.has("InvalidResetCode", 5) {
+		if !e.events.Has("InvalidResetCode", 5) {
 			t.Error("no InvalidResetCode event")
 		}
-		for _, ev := range e.events.all() {
+		for _, ev := range e.events.Events() {
 			for _, x := range ev.Extensions {
 				if strings.Contains(x[1], code) || strings.Contains(x[1], wrong) {
 					t.Errorf("event %s carries a reset code", ev.Signature)
@@ -59,8 +59,8 @@ func TestPasswordResetFlow(t *testing.T) {
 		e.want(e.do("GET", "/user/1.0/alice/email", "", "auth", "alice:brand new pass"), 200, "alice@example.com")
 		// Used once, gone.
 		e.want(e.do("POST", "/user/1.0/alice/password", "another pass 4", "X-Weave-Password-Reset", code), 400, "10")
-		if !e.events.has("PasswordResetCompleted", 9) || !e.events.has("PasswordResetRequested", 5) {
-			t.Errorf("events %+v", e.events.all())
+		if !e.events.Has("PasswordResetCompleted", 9) || !e.events.Has("PasswordResetRequested", 5) {
+			t.Errorf("events %+v", e.events.Events())
 		}
 	})
 }
@@ -103,7 +103,7 @@ func TestPasswordResetClear(t *testing.T) {
 		code := keyRE.FindString(e.nextMail().Body)
 		e.want(e.do("DELETE", "/user/1.0/alice/password_reset", ""), 401, `"Authentication failed"`)
 		e.want(e.do("DELETE", "/user/1.0/alice/password_reset", "", "auth", "alice:correct horse 1"), 200, "success")
-		if !e.events.has("PasswordResetCleared", 9) {
+		if !e.events.Has("PasswordResetCleared", 9) {
 			t.Error("no PasswordResetCleared event")
 		}
 		e.want(e.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", code), 400, "10")

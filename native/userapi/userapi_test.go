@@ -65,7 +65,7 @@ func TestCreateUser(t *testing.T) {
 		if err != nil || u.Email != "someone@else.org" || u.Status != 1 || u.MD5 != auth.HashPassword("correct horse 1") {
 			t.Fatalf("stored row %+v, %v", u, err)
 		}
-		if !e.events.has("AccountCreated", 0) {
+		if !e.events.Has("AccountCreated", 0) {
 			t.Error("no AccountCreated event")
 		}
 	})
@@ -84,7 +84,7 @@ func TestChangeEmail(t *testing.T) {
 		e.want(e.do("GET", "/user/1.0/alice/email", "", creds...), 200, "jösé@bücher.example")
 		e.want(e.do("POST", "/user/1.0/alice/email", "a@b.c\r\nBcc: x@y.z", creds...), 400, "12")
 		e.want(e.do("POST", "/user/1.0/alice/email", strings.Repeat("a", 60)+"@b.cd", creds...), 400, "12")
-		if !e.events.has("EmailChanged", 5) {
+		if !e.events.Has("EmailChanged", 5) {
 			t.Error("no EmailChanged event")
 		}
 	})
@@ -104,7 +104,7 @@ func TestChangePassword(t *testing.T) {
 		e.want(e.do("POST", "/user/1.0/alice/password", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", newCreds...), 400, "7")
 		e.want(e.do("POST", "/user/1.0/alice/password", "correct horse 1", newCreds...), 200, "success")
 		e.want(e.do("GET", "/user/1.0/alice/email", "", "auth", "alice:correct horse 1"), 200, "alice@example.com")
-		if !e.events.has("PasswordChanged", 5) {
+		if !e.events.Has("PasswordChanged", 5) {
 			t.Error("no PasswordChanged event")
 		}
 	})
@@ -151,15 +151,15 @@ func TestDeleteUser(t *testing.T) {
 		e.create("bob", "battery staple", "bob@example.com")
 		r := e.do("DELETE", "/user/1.0/alice", "", "auth", "bob:battery staple")
 		e.want(r, 401, "5")
-		if !e.events.has("CrossUserAccess", 7) {
-			t.Errorf("no CrossUserAccess event: %+v", e.events.all())
+		if !e.events.Has("CrossUserAccess", 7) {
+			t.Errorf("no CrossUserAccess event: %+v", e.events.Events())
 		}
 		e.want(e.do("DELETE", "/user/1.0/alice", "", "auth", "alice:wrong password"), 401, `"Authentication failed"`)
 		e.want(e.do("GET", "/user/1.0/alice", ""), 200, "1")
 		e.want(e.do("DELETE", "/user/1.0/alice", "", "auth", "alice:correct horse 1"), 200, "1")
 		e.want(e.do("GET", "/user/1.0/alice", ""), 200, "0")
 		e.want(e.do("GET", "/user/1.0/bob", ""), 200, "1")
-		if !e.events.has("AccountDeleted", 9) {
+		if !e.events.Has("AccountDeleted", 9) {
 			t.Error("no AccountDeleted event")
 		}
 	})
