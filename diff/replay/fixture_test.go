@@ -2,7 +2,6 @@ package replay_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -19,6 +18,7 @@ import (
 	"weaveproxy/diff/store"
 	"weaveproxy/e2e/legacy"
 	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -47,12 +47,12 @@ func replayFixture(t *testing.T, es []replay.Entry, plant ...string) replayed {
 	t.Helper()
 	ctx := context.Background()
 	dsn := testenv.MariaDB(t)
-	db, err := sql.Open("mysql", dsn)
+	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := legacy.CreateSchema(ctx, db); err != nil {
+	defer eng.Close()
+	if err := eng.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := legacy.DBConfigFromDSN(dsn)

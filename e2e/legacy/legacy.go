@@ -7,8 +7,6 @@
 package legacy
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net"
@@ -116,7 +114,7 @@ func Env(db DBConfig, opts Options) map[string]string {
 }
 
 // Start runs the fixture against the given database, whose legacy tables
-// must exist (the Go engine's Init or CreateSchema made them), and checks
+// must exist (the Go engine's Init makes them), and checks
 // that it answers from that database. It stops at t.Cleanup; the returned
 // process can be stopped and started again to simulate a PHP outage.
 func Start(t testing.TB, db DBConfig, opts Options) *testenv.PHP {
@@ -144,57 +142,6 @@ func ping(base string) error {
 	}
 	if resp.StatusCode != http.StatusOK || (string(body) != "0" && string(body) != "1") {
 		return fmt.Errorf("GET /user/1.0/fixture-ping: %d %q (are the legacy tables there?)", resp.StatusCode, body)
-	}
-	return nil
-}
-
-// LegacySchema is the legacy PHP server's MySQL schema (storage.md §10,
-// user.md §1), for tests that do not run the Go engine's Init.
-const LegacySchema = `
-CREATE TABLE IF NOT EXISTS users (
-  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  username VARCHAR(32),
-  md5 VARBINARY(32),
-  email VARBINARY(64),
-  location TEXT,
-  status TINYINT DEFAULT 1,
-  alert TEXT
-) ENGINE=InnoDB;
-CREATE TABLE IF NOT EXISTS collections (
-  userid INT NOT NULL,
-  collectionid SMALLINT NOT NULL,
-  name VARCHAR(32) NOT NULL,
-  PRIMARY KEY (userid, collectionid),
-  KEY nameindex (userid, name)
-) ENGINE=InnoDB;
-CREATE TABLE IF NOT EXISTS wbo (
-  username INT NOT NULL,
-  collection SMALLINT NOT NULL DEFAULT 0,
-  id VARBINARY(64) NOT NULL DEFAULT '',
-  parentid VARBINARY(64) NULL,
-  predecessorid VARBINARY(64) NULL,
-  sortindex INT NULL,
-  modified BIGINT NULL,
-  payload LONGTEXT,
-  payload_size INT NULL,
-  PRIMARY KEY (username, collection, id),
-  KEY parentindex (username, collection, parentid),
-  KEY modified (username, collection, modified),
-  KEY weightindex (username, collection, sortindex),
-  KEY predecessorindex (username, collection, predecessorid),
-  KEY size_index (username, payload_size)
-) ENGINE=InnoDB;
-`
-
-// CreateSchema runs LegacySchema's statements one by one.
-func CreateSchema(ctx context.Context, db *sql.DB) error {
-	for _, stmt := range strings.Split(LegacySchema, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("legacy schema: %w", err)
-		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"weaveproxy/e2e/legacy"
 	"weaveproxy/e2e/testenv"
+	"weaveproxy/native/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -154,15 +155,17 @@ func newDB(t testing.TB) (*sql.DB, legacy.DBConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("mysql", dsn)
+	// The tables come from the Go engine's Init, the path operators use,
+	// so the fixture runs on exactly the schema the proxy shares with it.
+	eng, err := sqlstore.Open(t.Context(), "mysql:"+dsn, sqlstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := legacy.CreateSchema(t.Context(), db); err != nil {
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.Init(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return db, cfg
+	return eng.DB(), cfg
 }
 
 func startFixture(t testing.TB, opts legacy.Options) *fixture {
