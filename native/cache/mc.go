@@ -231,34 +231,20 @@ func (m *mc) incr(key string) (uint64, error) {
 	return v, m.result("incr", err)
 }
 
-func (m *mc) set(it *memcache.Item) error {
-	if len(it.Value) > maxValue {
-		return memcache.ErrNotStored
-	}
-	if !m.gate("set") {
-		return ErrBypassed
-	}
-	return m.result("set", m.client.Set(it))
-}
+func (m *mc) set(it *memcache.Item) error { return m.store("set", it, m.client.Set) }
+func (m *mc) add(it *memcache.Item) error { return m.store("add", it, m.client.Add) }
+func (m *mc) cas(it *memcache.Item) error { return m.store("cas", it, m.client.CompareAndSwap) }
 
-func (m *mc) add(it *memcache.Item) error {
+// store runs one of memcache's storage commands through the size check,
+// the backoff gate and the error accounting every write shares.
+func (m *mc) store(op string, it *memcache.Item, do func(*memcache.Item) error) error {
 	if len(it.Value) > maxValue {
 		return memcache.ErrNotStored
 	}
-	if !m.gate("add") {
+	if !m.gate(op) {
 		return ErrBypassed
 	}
-	return m.result("add", m.client.Add(it))
-}
-
-func (m *mc) cas(it *memcache.Item) error {
-	if len(it.Value) > maxValue {
-		return memcache.ErrNotStored
-	}
-	if !m.gate("cas") {
-		return ErrBypassed
-	}
-	return m.result("cas", m.client.CompareAndSwap(it))
+	return m.result(op, do(it))
 }
 
 // delete removes key through c (the native client or PHP's); a missing key
