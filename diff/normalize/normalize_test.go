@@ -3,11 +3,10 @@ package normalize
 import (
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"reflect"
-	"runtime"
 	"sort"
 	"testing"
+	"weaveproxy/internal/testfiles"
 
 	"weaveproxy/diff"
 	"weaveproxy/diff/replay"
@@ -71,8 +70,7 @@ func TestBody(t *testing.T) {
 // ones that are not what they claim: PHP fatal-error pages and empty
 // bodies sent as application/json.
 func TestRecordedAnswers(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	es, err := replay.Load(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "recordings", "legacy-php-sync1.0.jsonl"))
+	es, err := replay.Load(testfiles.Recordings())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package replay_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"weaveproxy/internal/testfiles"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -25,8 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func recordings(t *testing.T) []replay.Entry {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	es, err := replay.Load(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "recordings", "legacy-php-sync1.0.jsonl"))
+	es, err := replay.Load(testfiles.Recordings())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,20 +5,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"weaveproxy/internal/testfiles"
 
 	"weaveproxy/diff"
 )
 
-func recordingsPath() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "recordings", "legacy-php-sync1.0.jsonl")
-}
+func recordingsPath() string { return testfiles.Recordings() }
 
 func TestLoadRecordings(t *testing.T) {
 	es, err := Load(recordingsPath())

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"weaveproxy/internal/testfiles"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -22,7 +22,7 @@ import (
 	"weaveproxy/e2e/testenv"
 )
 
-// recording is one request/response pair of ../shared/recordings.
+// recording is one request/response pair of testdata/recordings.
 type recording struct {
 	Seq      int    `json:"seq"`
 	Scenario string `json:"scenario"`
@@ -56,13 +56,13 @@ func (r *recording) want() wire {
 	return wire{Status: r.Response.Status, Headers: r.Response.Headers, Body: body}
 }
 
-// recordingsPath is ../shared/recordings seen from the repository root,
-// unless WEAVE_RECORDINGS names the file.
+// recordingsPath is the repository's copy of the recordings, unless
+// WEAVE_RECORDINGS names another file.
 func recordingsPath() string {
 	if p := os.Getenv("WEAVE_RECORDINGS"); p != "" {
 		return p
 	}
-	return filepath.Join(legacy.Dir(), "..", "..", "..", "shared", "recordings", "legacy-php-sync1.0.jsonl")
+	return testfiles.Recordings()
 }
 
 func loadRecordings(t *testing.T) []*recording {

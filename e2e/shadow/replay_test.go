@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"weaveproxy/internal/testfiles"
 
 	"weaveproxy/diff/replay"
 	"weaveproxy/diff/store"
@@ -14,11 +15,9 @@ import (
 	"weaveproxy/shadow"
 )
 
-// recordings is the legacy PHP server's recorded traffic, beside the
-// repository (../shared/recordings in a checkout).
-func recordings() string {
-	return filepath.Join(repoRoot(), "..", "shared", "recordings", "legacy-php-sync1.0.jsonl")
-}
+// recordings is the legacy PHP server's recorded traffic, the
+// repository's own test data.
+func recordings() string { return testfiles.Recordings() }
 
 // minReplayMatch guards the replay's match rate against regressions. Most
 // of today's differences are deliberate (X-Weave-Records always sent, the

@@ -8,13 +8,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"weaveproxy/internal/testfiles"
 
 	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
@@ -48,10 +47,7 @@ func (p recordedPair) header(name string) (string, bool) {
 	return "", false
 }
 
-func recordingsPath() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "recordings", "legacy-php-sync1.0.jsonl")
-}
+func recordingsPath() string { return testfiles.Recordings() }
 
 func loadRecordings(t *testing.T) []recordedPair {
 	t.Helper()
