@@ -28,6 +28,7 @@ type Process struct {
 	Env       []string // full environment of the process
 	ReadyAddr string   // TCP address that answers once the server is up; "" for none
 	Dir       string   // the process's temp dir; its log lives here
+	WorkDir   string   // working directory of the process; "" is the test's
 	LogPath   string   // stdout and stderr of every run, appended
 
 	mu     sync.Mutex
@@ -116,6 +117,7 @@ func (p *Process) startOnce() error {
 	fmt.Fprintf(logf, "=== testenv: %s %s\n", p.Path, strings.Join(p.Args, " "))
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Env = p.Env
+	cmd.Dir = p.WorkDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

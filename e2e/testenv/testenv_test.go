@@ -198,3 +198,82 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.msg += format
 	panic("fatal")
 }
+
+// legacyDatabase makes a database with the legacy PHP server's own schema.
+func legacyDatabase(t *testing.T, src string) (LegacyDB, *sql.DB) {
+	t.Helper()
+	srv := MariaDBServer(t)
+	name := srv.CreateDatabase(t)
+	db, err := sql.Open("mysql", srv.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	stmts, err := LegacyPHPSchema(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return LegacyDB{Port: srv.Port, Name: name}, db
+}
+
+// The original PHP server under php -S answers from this test's database,
+// keeps its collection timestamps in the memcached it is given, and comes
+// back on the same address after an outage.
+func TestLegacyPHPCLI(t *testing.T) {
+	src := RequireLegacyPHP(t)
+	cfg, db := legacyDatabase(t, src)
+	mc := StartMemcached(t)
+	_, mcPort, _ := net.SplitHostPort(mc.Addr)
+	port, _ := strconv.Atoi(mcPort)
+	l := StartLegacyPHPCLI(t, LegacyPHPConfig{DB: cfg, Workers: 2, MemcachePort: port})
+
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, l.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("cliuser", "s3cret-pass")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do("PUT", "/user/1.0/cliuser", `{"password":"s3cret-pass","email":"c@example.com"}`); code != 200 {
+		t.Fatalf("register: %d %q\n%s", code, body, l.ErrorLog())
+	}
+	var id int
+	if err := db.QueryRow("SELECT id FROM users WHERE username = 'cliuser'").Scan(&id); err != nil {
+		t.Fatalf("users row for cliuser: %v", err)
+	}
+	code, ts := do("PUT", "/1.0/cliuser/storage/bookmarks/b1", `{"id":"b1","payload":"hello","sortindex":7}`)
+	if code != 200 {
+		t.Fatalf("PUT: %d %q\n%s", code, ts, l.ErrorLog())
+	}
+	if code, body := do("GET", "/1.0/cliuser/storage/bookmarks/b1", ""); code != 200 || !strings.Contains(body, `"modified":`+ts) {
+		t.Fatalf("GET after PUT (ts %s): %d %q", ts, code, body)
+	}
+	if code, body := do("GET", "/1.0/cliuser/info/collections", ""); code != 200 || !strings.Contains(body, `"bookmarks":`+ts) {
+		t.Fatalf("info/collections: %d %q", code, body)
+	}
+	it, err := memcache.New(mc.Addr).Get("coll:" + strconv.Itoa(id))
+	if err != nil || !strings.Contains(string(it.Value), "bookmarks") {
+		t.Fatalf("memcached coll:%d = %v, %v: PHP did not use the memcached it was given", id, it, err)
+	}
+	l.Stop()
+	l.Start(t)
+	if code, _ := do("GET", "/1.0/cliuser/storage/bookmarks/b1", ""); code != 200 {
+		t.Fatalf("GET after restart: %d", code)
+	}
+}
