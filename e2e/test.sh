@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of weaveproxy on a fresh Debian machine: installs the real
-# servers the tests start (MariaDB, memcached, PHP, Chromium) when they are
-# missing, then vets, tests, and runs each fuzz target briefly.
+# servers the tests start (MariaDB, memcached, PHP, php-fpm, nginx, Chromium)
+# when they are missing, then vets, tests, and runs each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/usr/local/go/bin"
@@ -11,6 +11,11 @@ command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 command -v memcached >/dev/null 2>&1 || need+=(memcached)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 php -m 2>/dev/null | grep -qi '^mysqli$' || need+=(php-mysql)
+# The original PHP server (../shared/legacy-php) needs mbstring, and runs
+# under php-fpm behind nginx for the tests and benchmarks that use it.
+php -m 2>/dev/null | grep -qi '^mbstring$' || need+=(php-mbstring)
+command -v php-fpm8.2 >/dev/null 2>&1 || command -v php-fpm >/dev/null 2>&1 || need+=(php-fpm)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

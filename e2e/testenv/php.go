@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"sort"
 	"strconv"
 	"testing"
 )
@@ -24,13 +23,8 @@ func StartPHP(t testing.TB, docroot, router string, env map[string]string) *PHP 
 	if router != "" {
 		args = append(args, router)
 	}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	vars := make([]string, 0, len(env))
-	for _, k := range keys {
+	for _, k := range sortedKeys(env) {
 		vars = append(vars, k+"="+env[k])
 	}
 	return &PHP{Addr: addr, URL: "http://" + addr, Process: StartProcess(t, "php", args, vars, addr)}

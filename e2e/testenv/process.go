@@ -26,7 +26,7 @@ type Process struct {
 	Path      string   // resolved binary path
 	Args      []string // arguments, without the binary
 	Env       []string // full environment of the process
-	ReadyAddr string   // TCP address that answers once the server is up; "" for none
+	ReadyAddr string   // TCP address ("unix:PATH" for a socket) that answers once the server is up; "" for none
 	Dir       string   // the process's temp dir; its log lives here
 	WorkDir   string   // working directory of the process; "" is the test's
 	LogPath   string   // stdout and stderr of every run, appended
@@ -147,7 +147,11 @@ func (p *Process) startOnce() error {
 func waitTCP(addr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		network, a := "tcp", addr
+		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+			network, a = "unix", path
+		}
+		c, err := net.DialTimeout(network, a, time.Second)
 		if err == nil {
 			c.Close()
 			return nil

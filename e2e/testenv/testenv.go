@@ -1,5 +1,6 @@
 // Package testenv starts real throwaway servers (MariaDB, memcached, PHP's
-// built-in web server) for tests: each on a free 127.0.0.1 port, with its own
+// built-in web server, the original PHP server under php-fpm and nginx) for
+// tests and development environments: each on a free 127.0.0.1 port, with its own
 // data directory under a temp dir, its output captured to a log file, and
 // killed when the test (or at the latest the test binary) ends.
 //
@@ -106,20 +107,27 @@ var debianPackage = map[string]string{
 	"memcached":          "memcached",
 	"php":                "php-cli (and php-mysql)",
 	"chromium":           "chromium",
+	"php-fpm8.2":         "php-fpm (and php-mysql)",
+	"php-fpm":            "php-fpm (and php-mysql)",
+	"nginx":              "nginx-light",
 }
 
-// lookBinary finds name in PATH or in the usual sbin directories, which
-// are not always in a non-root PATH (mariadbd lives in /usr/sbin).
-func lookBinary(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin"} {
-		p := dir + "/" + name
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+// lookBinary finds the first of names in PATH or in the usual sbin
+// directories, which are not always in a non-root PATH (mariadbd lives in
+// /usr/sbin). Several names are alternatives (php-fpm8.2, php-fpm).
+func lookBinary(names ...string) (string, error) {
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
 			return p, nil
 		}
+		for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin"} {
+			p := dir + "/" + name
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
 	}
+	name := names[0]
 	pkg := debianPackage[name]
 	if pkg == "" {
 		pkg = "that provides " + name

@@ -277,3 +277,56 @@ func TestLegacyPHPCLI(t *testing.T) {
 		t.Fatalf("GET after restart: %d", code)
 	}
 }
+
+// The original PHP server under php-fpm and nginx answers a register, a
+// PUT and a GET from this test's database, with the raw request path.
+func TestLegacyPHPUnderFPM(t *testing.T) {
+	src := RequireLegacyPHP(t)
+	cfg, db := legacyDatabase(t, src)
+	l := StartLegacyPHPT(t, LegacyPHPConfig{DB: cfg, Workers: 2, NginxWorkers: 1})
+
+	do := func(method, path, body string, auth bool) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, l.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth {
+			req.SetBasicAuth("fpmuser", "s3cret-pass")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do("PUT", "/user/1.0/fpmuser", `{"password":"s3cret-pass","email":"f@example.com"}`, false); code != 200 {
+		t.Fatalf("register: %d %q\n%s", code, body, l.ErrorLog())
+	}
+	// The user really is in this test's database, not somewhere else.
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM users WHERE username = 'fpmuser'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("users rows for fpmuser: %d, %v", n, err)
+	}
+	code, ts := do("PUT", "/1.0/fpmuser/storage/bookmarks/b1", `{"id":"b1","payload":"hello fpm","sortindex":7}`, true)
+	if code != 200 {
+		t.Fatalf("PUT: %d %q\n%s", code, ts, l.ErrorLog())
+	}
+	code, body := do("GET", "/1.0/fpmuser/storage/bookmarks/b1", "", true)
+	if code != 200 || !strings.Contains(body, `"payload":"hello fpm"`) || !strings.Contains(body, `"modified":`+ts) {
+		t.Fatalf("GET after PUT (ts %s): %d %q", ts, code, body)
+	}
+	// nginx passes the raw REQUEST_URI: PHP sees "b%31", not "b1", as
+	// under Apache (nginx's decoded $uri would find the record).
+	if code, body := do("GET", "/1.0/fpmuser/storage/bookmarks/b%31", "", true); code != 404 {
+		t.Fatalf("GET b%%31: %d %q, want 404 (path not decoded)", code, body)
+	}
+	if code, _ := do("GET", "/1.0/fpmuser/info/collections", "", false); code != 401 {
+		t.Fatalf("GET without credentials: %d, want 401", code)
+	}
+}
