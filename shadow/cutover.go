@@ -13,7 +13,7 @@ import (
 
 // ErrNotReady is returned by Promote when the route's shadow record does
 // not pass the gate and force was not given.
-var ErrNotReady = errors.New("route not ready for native")
+var ErrNotReady = errors.New("promotion refused")
 
 // ErrUnknownRoute is returned for a route name the API does not have.
 var ErrUnknownRoute = errors.New("unknown route")
@@ -55,7 +55,7 @@ func (c *Cutover) Promote(ctx context.Context, route string, force bool, by stri
 	}
 	p := Promotion{Verdict: v}
 	if !v.Ready && !force {
-		return p, fmt.Errorf("%w: %s: %s", ErrNotReady, route, v.Reason)
+		return p, fmt.Errorf("%s: %s: %w", route, v.Reason, ErrNotReady)
 	}
 	if err := c.SetMode(ctx, route, routes.Native); err != nil {
 		return p, err

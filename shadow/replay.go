@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"weaveproxy/diff"
 	"weaveproxy/diff/recorder"
@@ -20,9 +21,24 @@ import (
 type ReplayResult struct {
 	Pairs   int                `json:"pairs"`
 	ByClass map[diff.Class]int `json:"by_class"`
+	// ByRoute counts each route's pairs by class.
+	ByRoute map[string]map[diff.Class]int `json:"by_route"`
 	// Different names each differing pair: seq, request, scenario and
 	// the differing fields.
 	Different []string `json:"different"`
+	// BackedOff counts answers of the target that were 503 with a
+	// back-off header where the recording had no 503: the target was
+	// rate limiting or overloaded, not answering.
+	BackedOff int `json:"backed_off"`
+}
+
+// ReplayOptions tune Replay. The zero value works.
+type ReplayOptions struct {
+	// Client sends the requests; nil: a client with a one-minute timeout.
+	Client *http.Client
+	// Progress, if set, is called after each pair with how many are done
+	// out of how many.
+	Progress func(done, total int)
 }
 
 // MatchRate is the share of pairs that are not real differences (noise
@@ -34,18 +50,50 @@ func (r *ReplayResult) MatchRate() float64 {
 	return float64(r.Pairs-r.ByClass[diff.Different]) / float64(r.Pairs)
 }
 
-// Print writes the differing pairs and the totals.
-func (r *ReplayResult) Print(w io.Writer) {
-	for _, d := range r.Different {
+var replayClasses = []diff.Class{diff.Identical, diff.EqualAfterRules, diff.Noise, diff.Accepted, diff.Different}
+
+// Print writes a per-route table, at most maxDifferent differing pairs
+// (all with a negative maxDifferent) and the totals.
+func (r *ReplayResult) Print(w io.Writer, maxDifferent int) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tPAIRS\tIDENTICAL\tEQUAL\tNOISE\tACCEPTED\tDIFFERENT")
+	routes := make([]string, 0, len(r.ByRoute))
+	for rt := range r.ByRoute {
+		routes = append(routes, rt)
+	}
+	sort.Strings(routes)
+	for _, rt := range routes {
+		c := r.ByRoute[rt]
+		n := 0
+		for _, v := range c {
+			n += v
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", rt, n, c[diff.Identical], c[diff.EqualAfterRules],
+			c[diff.Noise], c[diff.Accepted], c[diff.Different])
+	}
+	tw.Flush()
+	shown := r.Different
+	if maxDifferent >= 0 && len(shown) > maxDifferent {
+		shown = shown[:maxDifferent]
+	}
+	for _, d := range shown {
 		fmt.Fprintln(w, "different:", d)
 	}
-	classes := []diff.Class{diff.Identical, diff.EqualAfterRules, diff.Noise, diff.Accepted, diff.Different}
-	parts := make([]string, 0, len(classes))
-	for _, c := range classes {
+	if more := len(r.Different) - len(shown); more > 0 {
+		fmt.Fprintf(w, "... and %d more differing pairs (all of them: --show-all, or the report: --out DIR)\n", more)
+	}
+	parts := make([]string, 0, len(replayClasses))
+	for _, c := range replayClasses {
 		parts = append(parts, fmt.Sprintf("%s %d", c, r.ByClass[c]))
 	}
 	fmt.Fprintf(w, "replayed %d pairs: %s\n", r.Pairs, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "match rate: %.4f (%d/%d)\n", r.MatchRate(), r.Pairs-r.ByClass[diff.Different], r.Pairs)
+	if r.BackedOff > 0 {
+		fmt.Fprintf(w, "warning: the target answered 503 with a back-off header %d times where the recording did not: "+
+			"it is rate limiting (a replay sends many requests for few users) or overloaded, so those pairs compare nothing. "+
+			"Replay against a server started with higher budgets (weaveproxy serve --rate-reads -1 --rate-writes -1 turns them off).\n",
+			r.BackedOff)
+	}
 }
 
 // Replay sends recorded pairs to the server at url in seq order and
@@ -53,16 +101,19 @@ func (r *ReplayResult) Print(w io.Writer) {
 // the defaults with timestamps compared by their relations only (a
 // recording's clock is not the replay's). The recordings create their own
 // accounts, so the server should start from an empty database.
-func Replay(ctx context.Context, st *store.Store, entries []replay.Entry, url string, client *http.Client) (*ReplayResult, error) {
+func Replay(ctx context.Context, st *store.Store, entries []replay.Entry, url string, opt ReplayOptions) (*ReplayResult, error) {
 	rs := rules.Default().ForReplay()
 	rec := recorder.New(st, func(string) *rules.RuleSet { return rs })
 	sorted := append([]replay.Entry(nil), entries...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
-	res := &ReplayResult{ByClass: map[diff.Class]int{}}
+	res := &ReplayResult{ByClass: map[diff.Class]int{}, ByRoute: map[string]map[diff.Class]int{}}
 	var firstErr error
-	err := replay.Run(ctx, sorted, url, client, func(p diff.Pair) {
+	err := replay.Run(ctx, sorted, url, opt.Client, func(p diff.Pair) {
 		e := sorted[res.Pairs]
 		res.Pairs++
+		if opt.Progress != nil {
+			defer opt.Progress(res.Pairs, len(sorted))
+		}
 		if firstErr != nil {
 			return
 		}
@@ -72,10 +123,26 @@ func Replay(ctx context.Context, st *store.Store, entries []replay.Entry, url st
 			return
 		}
 		res.ByClass[out.Class]++
+		if res.ByRoute[p.Route] == nil {
+			res.ByRoute[p.Route] = map[diff.Class]int{}
+		}
+		res.ByRoute[p.Route][out.Class]++
+		if backedOff(p) {
+			res.BackedOff++
+		}
 		if out.Class == diff.Different {
 			res.Different = append(res.Different, fmt.Sprintf("seq %d %s %s (%s): %s", e.Seq,
 				e.Request.Method, e.Request.Path, e.Scenario, strings.Join(out.Result.Keys(), ", ")))
 		}
 	})
 	return res, errors.Join(err, firstErr)
+}
+
+// backedOff: native answered 503 with a back-off where legacy did not.
+func backedOff(p diff.Pair) bool {
+	n := p.Native
+	if n.Status != http.StatusServiceUnavailable || p.Legacy.Status == http.StatusServiceUnavailable {
+		return false
+	}
+	return n.Header.Get("X-Weave-Backoff") != "" || n.Header.Get("Retry-After") != ""
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,16 +15,21 @@ import (
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/lockout"
+	"weaveproxy/shadow/cli"
 )
 
 // runDB: `weaveproxy db init --db DSN`.
 func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "init" {
-		return fmt.Errorf("usage: weaveproxy db init --db DSN")
+	const synopsis = "usage: weaveproxy db init --db DSN"
+	if len(args) == 0 || (args[0] != "init" && !isHelp(args[0])) {
+		return errors.New(synopsis)
 	}
-	fs := flag.NewFlagSet("db init", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("db init", synopsis, stderr)
 	dsn := fs.String("db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
+	if isHelp(args[0]) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -42,18 +48,26 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // unlock must happen. Without memcache the counters are in the serving
 // process's memory, which no other process can reach: say so.
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "unlock" {
-		return fmt.Errorf("usage: weaveproxy user unlock NAME --memcache ADDRS")
+	const synopsis = "usage: weaveproxy user unlock NAME (--memcache ADDRS | --admin ADDR) [--cef-file PATH]"
+	if len(args) == 0 || (args[0] != "unlock" && !isHelp(args[0])) {
+		return errors.New(synopsis)
 	}
-	name := args[1]
-	fs := flag.NewFlagSet("user unlock", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlags("user unlock", synopsis, stderr)
 	mc := fs.String("memcache", "", "memcached servers the proxy instances share, comma-separated")
 	admin := fs.String("admin", "", "admin address of a server without memcache (e.g. 127.0.0.1:9090)")
 	cefFile := fs.String("cef-file", "", "CEF file for the AccountUnlocked event (default cef.log)")
-	if err := fs.Parse(args[2:]); err != nil {
+	if isHelp(args[0]) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	pos, err := cli.ParseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
+	if len(pos) != 1 {
+		return errors.New(synopsis)
+	}
+	name := pos[0]
 	if *mc == "" && *admin == "" {
 		return fmt.Errorf("user unlock: give --memcache ADDRS (shared counters) or --admin ADDR (a server keeping them in memory)")
 	}

@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"weaveproxy/shadow/cli"
 )
 
 // command is one subcommand: it parses its own flags from args and runs.
@@ -29,24 +31,25 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
-		{"serve", "run the server (default)", runServe},
+	cmds := []command{
+		{"serve", "run the server (the default: no command, or only flags)", runServe},
 		{"db", "db init --db DSN: create the schema where it is missing", runDB},
 		{"user", "user unlock NAME: lift an account lockout", runUser},
-		{"report", "report --out DIR: write the shadow diff report", runReport},
-		{"replay", "replay FILE --against URL: replay recorded pairs and diff them", runReplay},
-		{"routes", "routes promote|demote ROUTE: move a route to native or back", runRoutes},
-		{"diff", "diff accept|list|revoke: waive shadow findings", runDiff},
 	}
+	for _, c := range cli.Commands() {
+		cmds = append(cmds, command{c.Name, c.Usage, c.Run})
+	}
+	return cmds
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "weaveproxy:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // asked for help, and got it
 		}
+		fmt.Fprintln(os.Stderr, "weaveproxy:", err)
 		os.Exit(2)
 	}
 }
@@ -55,7 +58,11 @@ func main() {
 // the bare binary is the "Weave Minimal" server.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		printUsage(stdout)
+		return nil
+	case len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-':
 		name, args = args[0], args[1:]
 	}
 	for _, c := range commands() {
@@ -63,17 +70,19 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return c.run(ctx, args, stdout, stderr)
 		}
 	}
-	if name == "help" {
-		printUsage(stdout)
-		return nil
-	}
 	printUsage(stderr)
 	return fmt.Errorf("unknown command %q", name)
 }
 
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: weaveproxy [command] [flags]")
+	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
 	}
+	fmt.Fprintln(w, "weaveproxy COMMAND -h shows a command's flags (serve's: weaveproxy serve -h).")
 }

@@ -58,7 +58,7 @@ func TestReplayRecordingsAgainstNative(t *testing.T) {
 	if _, err := store.SeedKnownDefects(ctx, st, "e2e"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := shadow.Replay(ctx, st, entries, srv.URL, nil)
+	res, err := shadow.Replay(ctx, st, entries, srv.URL, shadow.ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
