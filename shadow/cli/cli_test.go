@@ -53,10 +53,18 @@ func run(t *testing.T, f func(context.Context, []string, *bytes.Buffer, *bytes.B
 	return out.String(), errb.String(), err
 }
 
-func diffCmdRun(ctx context.Context, args []string, o, e *bytes.Buffer) error { return Diff(ctx, args, o, e) }
-func routesRun(ctx context.Context, args []string, o, e *bytes.Buffer) error  { return Routes(ctx, args, o, e) }
-func replayRun(ctx context.Context, args []string, o, e *bytes.Buffer) error  { return Replay(ctx, args, o, e) }
-func reportRun(ctx context.Context, args []string, o, e *bytes.Buffer) error  { return Report(ctx, args, o, e) }
+func diffCmdRun(ctx context.Context, args []string, o, e *bytes.Buffer) error {
+	return Diff(ctx, args, o, e)
+}
+func routesRun(ctx context.Context, args []string, o, e *bytes.Buffer) error {
+	return Routes(ctx, args, o, e)
+}
+func replayRun(ctx context.Context, args []string, o, e *bytes.Buffer) error {
+	return Replay(ctx, args, o, e)
+}
+func reportRun(ctx context.Context, args []string, o, e *bytes.Buffer) error {
+	return Report(ctx, args, o, e)
+}
 
 func TestDiffAcceptChecksRouteAndPath(t *testing.T) {
 	dsn := seededStore(t)
@@ -206,4 +214,3 @@ func TestReplayProgressSummaryAndBackoff(t *testing.T) {
 		t.Errorf("no final progress line in %q", stderr)
 	}
 }
-
