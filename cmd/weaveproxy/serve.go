@@ -43,6 +43,16 @@ type serveFlags struct {
 	logLevel     string
 	logFormat    string
 	drainTimeout time.Duration
+	timeouts     timeouts
+}
+
+// timeouts bound how long one connection may hold the server: a client
+// that sends slowly, reads slowly or idles between requests is cut off.
+type timeouts struct {
+	header time.Duration // request line and headers
+	body   time.Duration // the body of one request, from the end of its headers
+	write  time.Duration // from the end of the headers to the last byte of the answer
+	idle   time.Duration // between two requests on a keep-alive connection
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -76,6 +86,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may finish at shutdown")
+	fs.DurationVar(&f.timeouts.header, "header-timeout", 30*time.Second, "deadline for a request's line and headers")
+	// Sync's largest legitimate body is a batch POST of a few MB: two
+	// minutes leave room for a slow uplink, not for a client that
+	// announces a gigabyte and trickles it.
+	fs.DurationVar(&f.timeouts.body, "body-timeout", 2*time.Minute, "deadline for reading one request's body, from the end of its headers")
+	// Above legacy's 30 s response_header_timeout plus a shadow
+	// comparison, so the server never cuts an answer legacy is still giving.
+	fs.DurationVar(&f.timeouts.write, "write-timeout", 3*time.Minute, "deadline for answering one request, from the end of its headers")
+	fs.DurationVar(&f.timeouts.idle, "idle-timeout", time.Minute, "how long an idle keep-alive connection stays open")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -134,9 +153,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // run listens on the Sync and admin addresses until ctx ends, then drains.
 func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger) error {
-	servers := []*http.Server{{Addr: f.listen, Handler: a.handler, ReadHeaderTimeout: 30 * time.Second}}
+	servers := []*http.Server{f.timeouts.server(f.listen, a.handler)}
 	if f.adminListen != "" && a.admin != nil {
-		servers = append(servers, &http.Server{Addr: f.adminListen, Handler: a.admin, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, f.timeouts.server(f.adminListen, a.admin))
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
@@ -177,4 +196,34 @@ func parseRegistration(v, listen string) (string, string, error) {
 		return "secret", strings.TrimPrefix(v, "secret:"), nil
 	}
 	return "", "", fmt.Errorf("--registration: want open, closed or secret:VALUE, got %q", v)
+}
+
+// server is an http.Server on addr with t's deadlines. ReadTimeout covers
+// headers and body together; bodyDeadline then narrows the body part to
+// t.body counted from the handler's start, whatever the headers took.
+func (t timeouts) server(addr string, h http.Handler) *http.Server {
+	read := time.Duration(0)
+	if t.header > 0 && t.body > 0 {
+		read = t.header + t.body
+	}
+	return &http.Server{
+		Addr: addr, Handler: bodyDeadline(t.body, h),
+		ReadHeaderTimeout: t.header, ReadTimeout: read,
+		WriteTimeout: t.write, IdleTimeout: t.idle,
+	}
+}
+
+// bodyDeadline sets a read deadline of d on each request's connection as
+// its handler starts: a client that announces a large Content-Length and
+// sends a few bytes is cut off after d instead of holding the connection.
+func bodyDeadline(d time.Duration, h http.Handler) http.Handler {
+	if d <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
