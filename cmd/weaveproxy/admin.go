@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"weaveproxy/native/ratelimit"
@@ -38,7 +37,6 @@ func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
 // nativeAdmin serves /healthz, /readyz and /metrics for a native-only
 // server; the proxy has a richer admin API of its own.
 func nativeAdmin(np *nativeParts) http.Handler {
-	np.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(np.registry, promhttp.HandlerOpts{}))
 	mux.Handle("POST /users/{name}/unlock", unlockHandler(np))

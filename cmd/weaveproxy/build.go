@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"weaveproxy/native"
 	"weaveproxy/native/auth"
@@ -111,6 +112,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	a.closers = append(a.closers, base)
 	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry()}
+	// Go runtime and process figures (goroutines, open fds, memory) on
+	// /metrics in both modes.
+	np.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	cefCfg := cef.Config{File: f.cefFile}
 	if f.cefSyslog != "" {
