@@ -27,8 +27,9 @@ func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
 		return h
 	}
 	cfg := ratelimit.Config{
-		Read:  ratelimit.Budget{Limit: int64(f.rateReads)},
-		Write: ratelimit.Budget{Limit: int64(f.rateWrites)},
+		Read:    ratelimit.Budget{Limit: int64(f.rateReads)},
+		Write:   ratelimit.Budget{Limit: int64(f.rateWrites)},
+		Metrics: np.registry, Logger: np.log,
 	}
 	lim := ratelimit.New(np.counters, cfg, np.events)
 	return lim.Wrap(h, ratelimit.ByUser(pathUser))

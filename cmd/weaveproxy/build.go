@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"weaveproxy/internal/dsn"
 	"weaveproxy/native"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cache"
@@ -55,6 +56,7 @@ type nativeParts struct {
 	counters counter.Store
 	events   cef.Sink
 	registry *prometheus.Registry
+	log      *slog.Logger
 }
 
 func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
@@ -92,18 +94,8 @@ func openEngine(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.En
 	return e, nil
 }
 
-// redactDSN hides a MySQL password before a DSN reaches a log line.
-func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	colon := strings.Index(dsn, ":")
-	if at < 0 || colon < 0 {
-		return dsn
-	}
-	if pw := strings.Index(dsn[colon+1:at], ":"); pw >= 0 {
-		return dsn[:colon+1+pw+1] + "***" + dsn[at:]
-	}
-	return dsn
-}
+// redactDSN hides a database password before a DSN reaches a message.
+func redactDSN(d string) string { return dsn.Redact(d) }
 
 func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (*nativeParts, error) {
 	base, err := openEngine(ctx, f.dsn, log)
@@ -111,7 +103,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	a.closers = append(a.closers, base)
-	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry()}
+	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry(), log: log}
 	// Go runtime and process figures (goroutines, open fds, memory) on
 	// /metrics in both modes.
 	np.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -71,3 +71,21 @@ func TestMetricsHaveRuntimeCollectors(t *testing.T) {
 		}
 	}
 }
+
+// TestDSNPasswordNeverShown (issue 10 item 10): a --db value without its
+// mysql: prefix printed its password in the error.
+func TestDSNPasswordNeverShown(t *testing.T) {
+	for _, d := range []string{"weave:s3cretpw@tcp(127.0.0.1:1)/weave", "mysql:weave:s3cret:pw@tcp(127.0.0.1:1)/weave"} {
+		f, err := parseServeFlags([]string{"--db", d}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = build(context.Background(), f, slog.New(slog.DiscardHandler))
+		if err == nil {
+			t.Fatalf("--db %s: built", d)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("--db %s: error shows the password: %v", d, err)
+		}
+	}
+}

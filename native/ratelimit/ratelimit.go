@@ -6,11 +6,15 @@ package ratelimit
 
 import (
 	"encoding/json"
+	"errors"
 	"log"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
@@ -59,6 +63,12 @@ type Config struct {
 	// error's headers. Set it to the API's renderer to add the dialect's
 	// headers (X-Weave-Timestamp).
 	Render func(http.ResponseWriter, *http.Request, *weave.Error) `yaml:"-"`
+	// Metrics, if set, gets weaveproxy_rate_limited_total{class}: every
+	// refused request, so refusals show where an operator looks.
+	Metrics prometheus.Registerer `yaml:"-"`
+	// Logger hears of the first refusal of a subject in each window; nil
+	// discards.
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Limiter enforces the budgets.
@@ -67,6 +77,7 @@ type Limiter struct {
 	budgets  map[string]Budget
 	cfg      Config
 	events   cef.Sink
+	refused  *prometheus.CounterVec
 }
 
 // New returns a Limiter counting in counters; events may be nil.
@@ -101,7 +112,23 @@ func New(counters counter.Store, cfg Config, events cef.Sink) *Limiter {
 	if events == nil {
 		events = cef.Discard{}
 	}
-	return &Limiter{counters: counters, budgets: budgets, cfg: cfg, events: events}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Limiter{counters: counters, budgets: budgets, cfg: cfg, events: events,
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weaveproxy_rate_limited_total",
+			Help: "Requests refused with 503 because their subject's budget was spent, by route class.",
+		}, []string{"class"})}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(l.refused); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				l.refused = are.ExistingCollector.(*prometheus.CounterVec)
+			}
+		}
+	}
+	return l
 }
 
 // Budget is the effective budget of class after defaults.
@@ -131,7 +158,10 @@ func (l *Limiter) Check(r *http.Request, class, key string) error {
 	if n <= b.Limit {
 		return nil
 	}
+	l.refused.WithLabelValues(class).Inc()
 	if n == b.Limit+1 {
+		l.cfg.Logger.WarnContext(r.Context(), "rate limited", "class", class, "subject", key,
+			"limit", b.Limit, "window", b.Window)
 		// Once per subject and window: a client hammering away must not
 		// flood the security log.
 		user := key

@@ -1,6 +1,9 @@
 package ratelimit
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,5 +182,28 @@ func TestCustomRender(t *testing.T) {
 	do(h, "GET", "/1.0/u/x")
 	if w := do(h, "GET", "/1.0/u/x"); w.Code != 503 || got == nil || got.Header["Retry-After"] == "" {
 		t.Errorf("code %d, rendered %+v", w.Code, got)
+	}
+}
+
+// TestRefusalsCounted (issue 10 item 10): refusals were in no metric and
+// no log line.
+func TestRefusalsCounted(t *testing.T) {
+	clk := testenv.NewClock(base)
+	reg := prometheus.NewRegistry()
+	var logged strings.Builder
+	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 1}, Now: clk.Now,
+		Metrics: reg, Logger: slog.New(slog.NewTextHandler(&logged, nil))}, nil)
+	h := l.Wrap(&okHandler{}, ByUser(pathUser))
+	for i := 0; i < 4; i++ {
+		do(h, "GET", "/1.0/alice/info/collections")
+	}
+	if got := testutil.ToFloat64(l.refused.WithLabelValues(ClassRead)); got != 3 {
+		t.Errorf("weaveproxy_rate_limited_total{class=read} = %v, want 3", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "weaveproxy_rate_limited_total"); err != nil || n != 1 {
+		t.Errorf("registered series: %d, %v", n, err)
+	}
+	if c := strings.Count(logged.String(), "rate limited"); c != 1 {
+		t.Errorf("%d log lines for one subject's refusals in one window, want 1:\n%s", c, logged.String())
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	dsnpkg "weaveproxy/internal/dsn"
 
 	"weaveproxy/native/store"
 )
@@ -92,7 +93,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 		e.d = sqliteDialect
 		e.db, e.rdb, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
 	default:
-		return nil, fmt.Errorf("sqlstore: DSN %q: want sqlite:PATH or mysql:DSN", redact(dsn))
+		return nil, fmt.Errorf("sqlstore: DSN %q: want sqlite:PATH or mysql:DSN", dsnpkg.Redact(dsn))
 	}
 	if err != nil {
 		return nil, err
@@ -100,13 +101,6 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 	e.log = log.With("engine", e.d.name)
 	return e, nil
 }
-
-// redact hides a password in a DSN for error messages.
-func redact(dsn string) string {
-	return dsnPassword.ReplaceAllString(dsn, ":***@")
-}
-
-var dsnPassword = regexp.MustCompile(`:[^:@/]*@`)
 
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
