@@ -1,65 +1,33 @@
 package auth
 
 import (
-	"crypto/sha1"
-	"encoding/base32"
-	"errors"
-	"net/url"
 	"strings"
 
-	"golang.org/x/net/idna"
+	"weaveproxy/internal/weaveurl"
 )
+
+// The user-name grammar is owned by internal/weaveurl, so the proxy and
+// the diff tools key users exactly as native looks them up; these names
+// keep the auth vocabulary for native callers.
 
 // ErrInvalidUsername: a name that is neither a legacy name ([A-Za-z0-9._-]+)
 // nor an e-mail address that can be turned into one.
-var ErrInvalidUsername = errors.New("auth: invalid username")
+var ErrInvalidUsername = weaveurl.ErrInvalidUser
 
 // MaxUsernameLen is the width of users.username in the legacy schema.
-const MaxUsernameLen = 32
+const MaxUsernameLen = weaveurl.MaxUserLen
 
-// idnaProfile approximates the IDNA2003 nameprep Python's "idna" codec
-// applied (case folding, ß → ss via transitional mapping) without rejecting
-// characters that are fine in a local part but not in a host name ('+', '_').
-var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(true), idna.StrictDomainName(false))
+// ValidLegacyName: see weaveurl.ValidLegacyName.
+func ValidLegacyName(name string) bool { return weaveurl.ValidLegacyName(name) }
 
-// ValidLegacyName reports whether name matches the legacy username pattern
-// (PHP's /^[A-Z0-9._-]+$/i, PY's VALID_USERNAME_RE).
-func ValidLegacyName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// DeriveUsername: see weaveurl.DeriveUser.
+func DeriveUsername(email string) (string, error) { return weaveurl.DeriveUser(email) }
 
-// DeriveUsername turns an e-mail address into the 32-character account name
-// Firefox 4+ clients and the Python server use: the address percent-decoded,
-// both halves IDN-encoded, lower-cased, SHA-1 hashed, base32 encoded and
-// lower-cased. It does not check the address is otherwise well formed.
-func DeriveUsername(email string) (string, error) {
-	addr, err := url.PathUnescape(email)
-	if err != nil {
-		addr = email
-	}
-	local, domain, ok := strings.Cut(addr, "@")
-	if !ok {
-		return "", ErrInvalidUsername
-	}
-	l, err1 := idnaProfile.ToASCII(strings.ToLower(local))
-	d, err2 := idnaProfile.ToASCII(strings.ToLower(domain))
-	if err1 != nil || err2 != nil {
-		return "", ErrInvalidUsername
-	}
-	return hashName(strings.ToLower(l + "@" + d)), nil
-}
+// NormalizeUsername: see weaveurl.NormalizeUser.
+func NormalizeUsername(name string) (string, error) { return weaveurl.NormalizeUser(name) }
+
+// LooksDerived: see weaveurl.LooksDerived.
+func LooksDerived(name string) bool { return weaveurl.LooksDerived(name) }
 
 // ClientDerivedUsername is the name Firefox's identity.js computes for an
 // address: sha1/base32 of the lower-cased address with no IDN step. It
@@ -67,38 +35,5 @@ func DeriveUsername(email string) (string, error) {
 // two differ, and the server accepts either when it checks an e-mail against
 // the account name.
 func ClientDerivedUsername(email string) string {
-	return hashName(strings.ToLower(email))
-}
-
-func hashName(s string) string {
-	sum := sha1.Sum([]byte(s))
-	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))
-}
-
-// NormalizeUsername maps a name as it arrives (URL path, Authorization
-// header, web form) to the stored form: e-mail addresses to their derived
-// name, legacy names lower-cased. ErrInvalidUsername for anything else.
-func NormalizeUsername(name string) (string, error) {
-	if strings.Contains(name, "@") {
-		return DeriveUsername(name)
-	}
-	if !ValidLegacyName(name) {
-		return "", ErrInvalidUsername
-	}
-	return strings.ToLower(name), nil
-}
-
-// LooksDerived reports whether name has the shape of an e-mail-derived
-// name: exactly 32 characters of the base32 alphabet.
-func LooksDerived(name string) bool {
-	if len(name) != 32 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
+	return weaveurl.HashName(strings.ToLower(email))
 }
