@@ -43,7 +43,7 @@ func TestWeaveMinimalSession(t *testing.T) {
 // TestMySQLSession is the same session on the legacy MySQL schema.
 func TestMySQLSession(t *testing.T) {
 	dsn := testenv.MariaDB(t)
-	s := startServer(t, "--db", "mysql:"+dsn)
+	s := startServer(t, "--db", "mysql:"+dsn, "--registration", "open")
 	syncSession(t, s)
 }
 

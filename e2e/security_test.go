@@ -17,7 +17,7 @@ func twoInstances(t *testing.T, extra ...string) (a, b *server, mc *testenv.Memc
 	t.Helper()
 	dsn := testenv.MariaDB(t)
 	mc = testenv.StartMemcached(t)
-	args := append([]string{"--db", "mysql:" + dsn, "--memcache", mc.Addr}, extra...)
+	args := append([]string{"--db", "mysql:" + dsn, "--memcache", mc.Addr, "--registration", "open"}, extra...)
 	return startServer(t, args...), startServer(t, args...), mc
 }
 

@@ -32,7 +32,7 @@ func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
 		Metrics: np.registry, Logger: np.log,
 	}
 	lim := ratelimit.New(np.counters, cfg, np.events)
-	return lim.Wrap(h, ratelimit.ByUser(pathUser))
+	return lim.Wrap(h, budgetOf)
 }
 
 // nativeAdmin serves /healthz, /readyz and /metrics for a native-only

@@ -140,7 +140,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 	}, events, time.Now)
 
-	reg, secret, err := parseRegistration(f.registration, f.listen)
+	reg, secret, err := parseRegistration(f)
 	if err != nil {
 		return nil, err
 	}

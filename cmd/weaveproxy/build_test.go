@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -86,6 +87,66 @@ func TestDSNPasswordNeverShown(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("--db %s: error shows the password: %v", d, err)
+		}
+	}
+}
+
+func put(t *testing.T, h http.Handler, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("PUT", path, strings.NewReader(body))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// TestSignUpThrottledPerAddress (issue 10 item 4): the 20-per-hour budget
+// of one client address for new accounts was defined and never applied:
+// 60 sign-ups in a row all got 200.
+func TestSignUpThrottledPerAddress(t *testing.T) {
+	a := buildApp(t)
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("signup%02d", i)
+		if w := put(t, a.handler, "/user/1.0/"+name, `{"password":"correct horse battery"}`); w.Code != 200 {
+			t.Fatalf("sign-up %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := put(t, a.handler, "/user/1.0/signup20", `{"password":"correct horse battery"}`)
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("21st sign-up from one address in an hour: %d %s", w.Code, w.Body)
+	}
+	// Another address still signs up.
+	r := httptest.NewRequest("PUT", "/user/1.0/signup21", strings.NewReader(`{"password":"correct horse battery"}`))
+	r.RemoteAddr = "192.0.2.7:4000"
+	w = httptest.NewRecorder()
+	a.handler.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("sign-up from another address: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestRegistrationDefault (issue 10 item 4): open by default only for the
+// embedded server; a loopback listener is also what stands behind nginx.
+func TestRegistrationDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "open"},
+		{[]string{"--db", "mysql:weave:pw@tcp(127.0.0.1:3306)/weave"}, "closed"},
+		{[]string{"--routes", "routes.yaml"}, "closed"},
+		{[]string{"--listen", "0.0.0.0:8080"}, "closed"},
+		{[]string{"--db", "mysql:x@tcp(h:1)/w", "--registration", "open"}, "open"},
+	} {
+		f, err := parseServeFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := parseRegistration(f)
+		if err != nil || got != c.want {
+			t.Errorf("%v: registration %q, %v; want %q", c.args, got, err, c.want)
 		}
 	}
 }

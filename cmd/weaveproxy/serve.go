@@ -39,6 +39,7 @@ type serveFlags struct {
 	lockFor      time.Duration
 	rateReads    int
 	rateWrites   int
+	rateRegister int
 	diffDSN      string
 	logLevel     string
 	logFormat    string
@@ -62,7 +63,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "Sync listener address")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:9090", "admin API address (routes, metrics, health); empty disables")
 	fs.StringVar(&f.dsn, "db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
-	fs.StringVar(&f.registration, "registration", "", "open, closed or secret:VALUE (default: open on a loopback listener, else closed)")
+	fs.StringVar(&f.registration, "registration", "", "open, closed or secret:VALUE (default: open for the embedded SQLite server on a loopback listener; closed with --routes or MySQL)")
 	fs.StringVar(&f.routes, "routes", "", "routes.yaml: run as the proxy in front of the legacy server")
 	fs.Float64Var(&f.quotaKB, "quota-kb", 5120, "storage quota per user in KB; 0 disables")
 	fs.StringVar(&f.memcache, "memcache", "", "memcached servers, comma-separated")
@@ -82,6 +83,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.DurationVar(&f.lockFor, "lockout-duration", 30*time.Minute, "how long a lock lasts")
 	fs.IntVar(&f.rateReads, "rate-reads", 0, "read requests per user per minute; 0: default budget, negative: off")
 	fs.IntVar(&f.rateWrites, "rate-writes", 0, "write requests per user per minute; 0: default budget, negative: off")
+	fs.IntVar(&f.rateRegister, "rate-register", 0, "account creations per client address per hour; 0: default (20), negative: off")
 	fs.StringVar(&f.diffDSN, "diff-db", "", "shadow diff store: sqlite:PATH or mysql:DSN (default sqlite:weaveproxy-diff.db)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -182,11 +184,15 @@ func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	return runErr
 }
 
-// parseRegistration turns the --registration flag into a policy.
-func parseRegistration(v, listen string) (string, string, error) {
+// parseRegistration turns the --registration flag into a policy. Left
+// empty, registration is open only for the embedded server (SQLite, no
+// routes, loopback listener): a loopback listener is also what sits behind
+// nginx in front of a real deployment, where open sign-up must be chosen.
+func parseRegistration(f *serveFlags) (string, string, error) {
+	v := f.registration
 	switch {
 	case v == "":
-		if isLoopback(listen) {
+		if isLoopback(f.listen) && f.routes == "" && strings.HasPrefix(f.dsn, "sqlite:") {
 			return "open", "", nil
 		}
 		return "closed", "", nil
