@@ -27,6 +27,7 @@ import (
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/userapi"
+	"weaveproxy/proxy/admin"
 )
 
 // app is a built server: the Sync handler, the admin handler and what
@@ -72,11 +73,33 @@ func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
 	} else {
 		err = buildNativeOnly(f, log, a, np)
 	}
+	if err == nil && a.admin != nil {
+		var token string
+		token, err = readToken(f.adminToken)
+		a.admin = admin.Protect(a.admin, token)
+	}
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// readToken reads a secret from path (empty path: none), without its
+// trailing newline.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--admin-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("--admin-token-file: %s is empty", path)
+	}
+	return tok, nil
 }
 
 // openEngine opens the database named by dsn and creates missing tables.

@@ -150,3 +150,42 @@ func TestRegistrationDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminStateChangesNeedToken (issue 10 item 9): unlock and reload
+// answered anyone, a web page in the admin's browser included.
+func TestAdminStateChangesNeedToken(t *testing.T) {
+	tok := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tok, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"native": {"--admin-token-file", tok},
+		"proxy":  {"--admin-token-file", tok, "--routes", routesFile(t, "http://127.0.0.1:1")},
+	} {
+		a := buildApp(t, args...)
+		for _, c := range []struct {
+			path string
+			hdr  []string
+			want int
+		}{
+			{"/users/bob/unlock", nil, 401},
+			{"/users/bob/unlock", []string{"Authorization", "Bearer nope"}, 401},
+			{"/users/bob/unlock", []string{"Authorization", "Bearer t0ken", "Sec-Fetch-Site", "cross-site"}, 403},
+			{"/users/bob/unlock", []string{"Authorization", "Bearer t0ken"}, 200},
+		} {
+			if w := get(t, a.admin, "POST", c.path, c.hdr...); w.Code != c.want {
+				t.Errorf("%s: POST %s %v: %d, want %d", name, c.path, c.hdr, w.Code, c.want)
+			}
+		}
+		if name == "proxy" {
+			if w := get(t, a.admin, "POST", "/routes/reload"); w.Code != 401 {
+				t.Errorf("reload without token: %d", w.Code)
+			}
+		}
+	}
+	// Without a token file, state changes are off.
+	a := buildApp(t)
+	if w := get(t, a.admin, "POST", "/users/bob/unlock", "Authorization", "Bearer "); w.Code != 403 {
+		t.Errorf("no token configured: unlock answered %d", w.Code)
+	}
+}

@@ -48,7 +48,7 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // unlock must happen. Without memcache the counters are in the serving
 // process's memory, which no other process can reach: say so.
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "usage: weaveproxy user unlock NAME (--memcache ADDRS | --admin ADDR) [--cef-file PATH]"
+	const synopsis = "usage: weaveproxy user unlock NAME (--memcache ADDRS | --admin ADDR [--admin-token-file PATH]) [--cef-file PATH]"
 	if len(args) == 0 || (args[0] != "unlock" && !isHelp(args[0])) {
 		return errors.New(synopsis)
 	}
@@ -56,6 +56,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mc := fs.String("memcache", "", "memcached servers the proxy instances share, comma-separated")
 	admin := fs.String("admin", "", "admin address of a server without memcache (e.g. 127.0.0.1:9090)")
 	cefFile := fs.String("cef-file", "", "CEF file for the AccountUnlocked event (default cef.log)")
+	tokenFile := fs.String("admin-token-file", "", "with --admin: file holding the server's admin bearer token")
 	if isHelp(args[0]) {
 		fs.Usage()
 		return flag.ErrHelp
@@ -72,7 +73,11 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("user unlock: give --memcache ADDRS (shared counters) or --admin ADDR (a server keeping them in memory)")
 	}
 	if *admin != "" {
-		return unlockViaAdmin(ctx, *admin, name, stdout)
+		token, err := readToken(*tokenFile)
+		if err != nil {
+			return err
+		}
+		return unlockViaAdmin(ctx, *admin, token, name, stdout)
 	}
 	events, cl, err := cef.Open(cef.Config{File: *cefFile})
 	if err != nil {
@@ -90,11 +95,14 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // unlockViaAdmin asks a running server to unlock name, for deployments
 // whose lockout counters live in that server's memory.
-func unlockViaAdmin(ctx context.Context, admin, name string, stdout io.Writer) error {
+func unlockViaAdmin(ctx context.Context, admin, token, name string, stdout io.Writer) error {
 	u := "http://" + admin + "/users/" + url.PathEscape(name) + "/unlock"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

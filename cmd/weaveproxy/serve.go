@@ -45,6 +45,7 @@ type serveFlags struct {
 	logFormat    string
 	drainTimeout time.Duration
 	timeouts     timeouts
+	adminToken   string // --admin-token-file
 }
 
 // timeouts bound how long one connection may hold the server: a client
@@ -88,6 +89,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may finish at shutdown")
+	fs.StringVar(&f.adminToken, "admin-token-file", "", "file holding the bearer token state-changing admin calls need (unlock, reload, promote); without it they are refused")
 	fs.DurationVar(&f.timeouts.header, "header-timeout", 30*time.Second, "deadline for a request's line and headers")
 	// Sync's largest legitimate body is a batch POST of a few MB: two
 	// minutes leave room for a slow uplink, not for a client that

@@ -32,7 +32,11 @@ func TestServeShadowAdminAPI(t *testing.T) {
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	admin := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
-	script := fmt.Sprintf("cd '%s' && exec '%s' serve --listen %s --admin-listen %s --db 'mysql:%s' --routes routes.yaml",
+	// State-changing admin calls need the bearer token in this file.
+	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("cd '%s' && exec '%s' serve --listen %s --admin-listen %s --db 'mysql:%s' --routes routes.yaml --admin-token-file admin.token",
 		dir, bin, listen, strings.TrimPrefix(admin, "http://"), b.dsn)
 	proc := testenv.StartProcess(t, "sh", []string{"-c", script}, nil, listen)
 
@@ -125,10 +129,18 @@ func modeOf(t *testing.T, admin, route string) string {
 	return ""
 }
 
+const adminToken = "e2e-admin-token"
+
 func post(t *testing.T, url string, v any) (int, string) {
 	t.Helper()
 	b, _ := json.Marshal(v)
-	res, err := http.Post(url, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest("POST", url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
