@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,10 @@ var binary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "weaveproxy")
-	cmd := exec.Command("go", "build", "-o", out, "weaveproxy/cmd/weaveproxy")
+	// Built as scripts/dist.sh builds the release (static, -trimpath), so
+	// the tests run what ships and the dist test reuses the build cache.
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "weaveproxy/cmd/weaveproxy")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, b)
 	}
@@ -50,15 +54,36 @@ func startServer(t testing.TB, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	admin := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	all := append([]string{"serve", "--listen", listen, "--admin-listen", admin}, args...)
-	// The process starts in dir so that the defaults (weave.db, cef.log)
-	// land there, as they would for an operator running it with no flags.
-	script := "cd " + shellQuote(dir) + " && exec " + shellQuote(bin) + " " + joinQuoted(all)
+	return startBinary(t, bin, t.TempDir(), listen, admin, all...)
+}
+
+// startBinary runs bin with args in dir and waits for listen to answer.
+// The process starts in dir so that the defaults (weave.db, cef.log) land
+// there, as they would for an operator running it with no flags.
+func startBinary(t testing.TB, bin, dir, listen, admin string, args ...string) *server {
+	t.Helper()
+	script := "cd " + shellQuote(dir) + " && exec " + shellQuote(bin) + " " + joinQuoted(args)
 	p := testenv.StartProcess(t, "sh", []string{"-c", script}, os.Environ(), listen)
 	return &server{URL: "http://" + listen, Admin: "http://" + admin, Dir: dir, proc: p}
+}
+
+// stop ends the server as systemd would (SIGTERM) and fails t unless it
+// exits by itself.
+func (s *server) stop(t testing.TB) {
+	t.Helper()
+	if err := s.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for s.proc.Running() {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still running 60s after SIGTERM\n%s", s.proc.LogTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -8,6 +8,7 @@
 //	weaveproxy replay FILE --against URL  replay recorded pairs and diff them
 //	weaveproxy routes promote|demote ROUTE
 //	weaveproxy diff accept ...          waive a shadow finding
+//	weaveproxy version                  print the version and commit
 package main
 
 import (
@@ -35,6 +36,7 @@ func commands() []command {
 		{"serve", "run the server (the default: no command, or only flags)", runServe},
 		{"db", "db init --db DSN: create the schema where it is missing", runDB},
 		{"user", "user unlock NAME: lift an account lockout", runUser},
+		{"version", "print the version and commit", runVersion},
 	}
 	for _, c := range cli.Commands() {
 		cmds = append(cmds, command{c.Name, c.Usage, c.Run})
