@@ -30,6 +30,8 @@ func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
 		Read:    ratelimit.Budget{Limit: int64(f.rateReads)},
 		Write:   ratelimit.Budget{Limit: int64(f.rateWrites)},
 		Metrics: np.registry, Logger: np.log,
+		// The counter store logs its own changes of state.
+		OnStoreError: func(err error) { np.log.Debug("ratelimit: counter store", "err", err) },
 	}
 	lim := ratelimit.New(np.counters, cfg, np.events)
 	return lim.Wrap(h, budgetOf)

@@ -148,10 +148,16 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	np.counters = counter.NewMemory()
 	if f.memcache != "" {
 		mc := counter.NewMemcacheClient(strings.Split(f.memcache, ",")...)
-		np.counters = counter.NewMemcache(mc)
+		onError := memcacheErrors(np.registry)
+		// Lockout and rate counters fall back to this process's memory
+		// while memcached fails, backing off as the cache does: they keep
+		// refusing instead of failing open, and a frozen memcached costs
+		// one timeout a second, not one per request.
+		np.counters = counter.NewFallback(counter.NewMemcache(mc), counter.FallbackConfig{
+			Logger: log, OnError: func(op string, err error) { onError("counter_"+op, err) },
+		})
 		np.cache = cache.New(base, mc, cache.Config{
-			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log,
-			OnError: memcacheErrors(np.registry),
+			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log, OnError: onError,
 		})
 		np.engine = np.cache
 	} else {
@@ -161,6 +167,8 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	basic := auth.NewBasic(np.engine, auth.BasicOptions{Events: events})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
+		// The counter store logs its own changes of state.
+		OnStoreError: func(err error) { log.Debug("lockout: counter store", "err", err) },
 	}, events, time.Now)
 
 	reg, secret, err := parseRegistration(f)
