@@ -57,7 +57,7 @@ func TestInstallScript(t *testing.T) {
 			t.Errorf("install made an unexpected %s", path)
 		}
 	}
-	if db := first["var/lib/weaveproxy/weave.db"]; !strings.Contains(db, "collections,reset_codes,users,wbo,wbo_ttl") {
+	if db := first["var/lib/weaveproxy/weave.db"]; !strings.Contains(db, "collections,reset_codes,sqlite_sequence,users,wbo,wbo_ttl") {
 		t.Errorf("db init left weave.db with %s", db)
 	}
 	sameFile(t, filepath.Join(root, "usr/local/bin/weaveproxy"), bin)
