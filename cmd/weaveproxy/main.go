@@ -9,6 +9,7 @@
 //	weaveproxy routes promote|demote ROUTE
 //	weaveproxy diff accept ...          waive a shadow finding
 //	weaveproxy version                  print the version and commit
+//	weaveproxy bench --target NAME=URL ...  measure servers side by side
 package main
 
 import (
@@ -37,6 +38,7 @@ func commands() []command {
 		{"db", "db init --db DSN: create the schema where it is missing", runDB},
 		{"user", "user unlock NAME: lift an account lockout", runUser},
 		{"version", "print the version and commit", runVersion},
+		{"bench", "bench --target NAME=URL ...: measure Sync servers side by side", runBench},
 	}
 	for _, c := range cli.Commands() {
 		cmds = append(cmds, command{c.Name, c.Usage, c.Run})
