@@ -56,7 +56,9 @@ func TestDefaultNativeLeavesUnknownPathsToLegacy(t *testing.T) {
 	for uri, want := range map[string]string{
 		"/1.0/alice/info/quota":            "native",
 		"/user/1.0/alice/node/weave":       "native",
-		"/1.0/alice/storage/bookmarks/":    "legacy", // trailing slash: not an API route
+		"/1.0/alice/storage/bookmarks/":    "native", // one trailing slash: the same resource
+		"/1.0/alice/storage/bookmarks//":   "legacy", // an empty segment: not an API route
+		"/1.0/alice/storage/%2e%2e":        "legacy", // a dot segment: not an API route
 		"/2.0/alice/info/quota":            "legacy",
 		"/1.0/alice/info/nonsense":         "legacy",
 		"/weave-password-reset?key=ABCD-1": "native",
@@ -64,6 +66,11 @@ func TestDefaultNativeLeavesUnknownPathsToLegacy(t *testing.T) {
 		if _, body, _ := f.do("GET", uri, nil); !strings.HasPrefix(body, want+" ") {
 			t.Errorf("GET %s: %q, want %s", uri, body, want)
 		}
+	}
+	// A real Weave client registers with a trailing slash; with default
+	// native, PHP must not be needed for it.
+	if _, body, _ := f.do("PUT", "/user/1/alice/", strings.NewReader("{}")); body != "native PUT /user/1/alice/" {
+		t.Errorf("PUT /user/1/alice/: %q, want native", body)
 	}
 }
 
@@ -140,8 +147,11 @@ routes:
 		{"PUT", "/1.0/alice/storage/bookmarks/x", "", nil}, // native write: native's business
 		{"GET", "/1.0/alice/storage/bookmarks", "", nil},
 		{"GET", "/1.0/alice/info/collections", "", nil},
-		{"PUT", "/user/1.0/dave", "", nil},
-		{"POST", "/user/1.0/dave/email", "", nil},
+		// Every write of a user invalidates: one needless cache miss is
+		// cheaper than knowing which user writes native caches.
+		{"PUT", "/user/1.0/dave", "", []string{"dave"}},
+		{"POST", "/user/1.0/Dave/email", "", []string{"dave"}},
+		{"GET", "/user/1.0/dave", "", nil},
 		{"PUT", "/1.0/alice/frob/x", "", nil},
 	}
 	for _, c := range cases {

@@ -43,13 +43,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"weaveproxy/diff/store"
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/proxy"
 )
 
@@ -189,7 +189,9 @@ func (s *Shadower) Close(ctx context.Context) error {
 // ServeShadow implements proxy.Shadower.
 func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call proxy.ShadowCall) {
 	route := call.Route.Match
-	write := changesState(r.Method, call.Route.Pattern)
+	// A write runs natively only as a dry run. GET password_reset is one:
+	// it stores a reset code and sends a mail.
+	write := weaveurl.RouteWrites(route)
 	if write {
 		s.clock.begin(call.User)
 		defer s.clock.end(call.User)
@@ -234,16 +236,6 @@ func (s *Shadower) prepareWrite(r *http.Request, call proxy.ShadowCall, j *job) 
 	if j.dry.err != nil && ctx.Err() != nil {
 		j.skip = "dry_run_timeout"
 	}
-}
-
-// changesState tells writes from reads. Besides the methods, one GET
-// changes state: password_reset creates a reset code and sends a mail, so
-// it may only run natively as a dry run (which suppresses the mail).
-func changesState(method, pattern string) bool {
-	if method != http.MethodGet && method != http.MethodHead {
-		return true
-	}
-	return strings.HasSuffix(pattern, "/password_reset")
 }
 
 func (s *Shadower) repeatRead(c *routeConf) bool {

@@ -105,7 +105,7 @@ var routes = []route{
 	{"POST " + userP + "/email", true},
 	{"GET " + userP + "/node", false},
 	{"GET " + userP + "/node/weave", false},
-	{"GET " + userP + "/password_reset", false},
+	{"GET " + userP + "/password_reset", true}, // stores a reset code
 	{"DELETE " + userP + "/password_reset", true},
 	{"GET /misc/{version}/captcha_html", false},
 	{"POST /misc/{version}/captcha_html", false},

@@ -106,7 +106,7 @@ func TestClassify(t *testing.T) {
 		{"GET", "/user/1.0/daliceq4b296/node", Request{Kind: User, Version: "1.0", User: alice, Action: "node",
 			Shape: "/user/{version}/{user}/node", Route: "GET /user/{version}/{user}/node"}},
 		{"GET", "/user/1.0/daliceq4b296/password_reset", Request{Kind: User, Version: "1.0", User: alice, Action: "password_reset",
-			Shape: "/user/{version}/{user}/password_reset", Route: "GET /user/{version}/{user}/password_reset"}},
+			Shape: "/user/{version}/{user}/password_reset", Route: "GET /user/{version}/{user}/password_reset", Write: true}},
 		// a real client registers with a trailing slash
 		{"PUT", "/user/1/alice/", Request{Kind: User, Version: "1.0", VersionSegment: "1", User: "alice", Shape: "/user/{version}/{user}",
 			Route: "PUT /user/{version}/{user}", Write: true}},

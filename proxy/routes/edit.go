@@ -22,9 +22,11 @@ func SetMode(src []byte, match string, mode Mode, percent int) ([]byte, error) {
 	if !mode.Valid() {
 		return nil, fmt.Errorf("routes: unknown mode %q", mode)
 	}
-	if _, _, err := splitMatch(match); err != nil {
+	m, pat, err := splitMatch(match)
+	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
+	match = m + " " + pat
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
@@ -130,7 +132,7 @@ func findEntry(seq *yaml.Node, match string) *yaml.Node {
 		if e.Kind != yaml.MappingNode {
 			continue
 		}
-		if v := valueOf(e, "match"); v != nil && v.Value == match {
+		if v := valueOf(e, "match"); v != nil && canonical(v.Value) == match {
 			return e
 		}
 	}
@@ -154,4 +156,13 @@ func deleteKey(m *yaml.Node, key string) {
 			return
 		}
 	}
+}
+
+// canonical is a match as the table names it (one space after the method).
+func canonical(match string) string {
+	m, pat, err := splitMatch(match)
+	if err != nil {
+		return match
+	}
+	return m + " " + pat
 }

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"gopkg.in/yaml.v3"
+
+	"weaveproxy/internal/weaveurl"
 )
 
 // Problem is one thing wrong with a routes file, at a line and column.
@@ -216,9 +217,11 @@ func (p *parser) route(n *yaml.Node) *Route {
 		p.add(matchNode, "%v", err)
 		ok = false
 	} else {
-		rt.Method, rt.Pattern = m, pat
-		if err := validPattern(pat); err != nil {
-			p.add(matchNode, "match %q: %v", rt.Match, err)
+		rt.Method, rt.Pattern, rt.Match = m, pat, m+" "+pat
+		if !weaveurl.IsRoute(rt.Match) {
+			// A match that names no route would load, match nothing, and
+			// leave its traffic in the default mode without a word.
+			p.add(matchNode, "match %q names no Weave route; %s", rt.Match, knownRoutes(m))
 			ok = false
 		}
 	}
@@ -355,10 +358,4 @@ func (p *parser) path(n *yaml.Node) string {
 		p.add(n, "path %q must start with /", s)
 	}
 	return s
-}
-
-// validPattern compiles the template the way the table will, so a broken
-// regexp or unbalanced brace is reported at its line rather than at build.
-func validPattern(pattern string) error {
-	return mux.NewRouter().NewRoute().Path(pattern).GetError()
 }

@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"gopkg.in/yaml.v3"
+
+	"weaveproxy/internal/weaveurl"
 )
 
 // Mode says who answers a route.
@@ -101,7 +102,7 @@ func (b Breaker) BackoffSeconds() int {
 type Route struct {
 	Match        string // "METHOD /template" exactly as written; the route's name
 	Method       string
-	Pattern      string // gorilla/mux path template
+	Pattern      string // the route's path template, e.g. /{version}/{user}/info/quota
 	Mode         Mode
 	Percent      int  // canary: share of users (0–100) sent to native
 	Fallback     bool // native 5xx on a read → answer from legacy instead
@@ -148,16 +149,15 @@ type Table struct {
 	Routes   []*Route // listed routes, file order
 	Builtins []*Route // built-in API routes, mode Default
 
-	router *mux.Router
-	byMux  map[*mux.Route]*Route
-	writes *mux.Router // built-in write routes, for cache invalidation
+	byName map[string]*Route // listed routes first, then built-ins
 }
 
 // Match is the outcome of matching one request.
 type Match struct {
 	Route *Route // nil: not an API route, always forwarded to legacy
-	Vars  map[string]string
-	User  string // the {user} path variable, unescaped; "" when none
+	// Request is the request as the Weave URL grammar classifies it.
+	Request weaveurl.Request
+	User    string // the user's key (weaveurl.Request.UserKey); "" when none
 }
 
 // Name is the route's name for logs and metrics; unmatched requests share
@@ -185,40 +185,25 @@ func (m Match) Mode() Mode {
 	return m.Route.Mode
 }
 
-// Match finds the route for r: listed routes in file order first, then the
-// built-in API routes. Paths are matched percent-encoded, so an id such as
-// a%2Fb is one segment, as the legacy server treats it.
+// Match finds the route for r by its name in the Weave URL grammar: the
+// listed route of that name, else the built-in one. Paths are classified
+// percent-encoded, so an id such as a%2Fb is one segment, as the legacy
+// server treats it.
 func (t *Table) Match(r *http.Request) Match {
-	var rm mux.RouteMatch
-	if !t.router.Match(r, &rm) || rm.MatchErr != nil {
-		return Match{}
+	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
+	m := Match{Request: c, User: c.UserKey}
+	if c.Route != "" {
+		m.Route = t.byName[c.Route]
 	}
-	m := Match{Route: t.byMux[rm.Route], Vars: rm.Vars}
-	m.User = userVar(rm.Vars)
 	return m
 }
 
 // WriteUser reports whether r is a write that may change what the native
-// side caches for a user (storage writes, account deletion, password
-// change) and whose user it is.
+// side caches for a user (storage, account, password or e-mail changes)
+// and whose user it is (its key).
 func (t *Table) WriteUser(r *http.Request) (string, bool) {
-	var rm mux.RouteMatch
-	if !t.writes.Match(r, &rm) || rm.MatchErr != nil {
-		return "", false
-	}
-	u := userVar(rm.Vars)
-	return u, u != ""
-}
-
-func userVar(vars map[string]string) string {
-	u, ok := vars["user"]
-	if !ok {
-		return ""
-	}
-	if d, err := url.PathUnescape(u); err == nil {
-		u = d
-	}
-	return strings.ToLower(u)
+	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
+	return c.UserKey, c.Write && c.UserKey != ""
 }
 
 // Lookup returns the listed or built-in route named match, or nil.
@@ -275,7 +260,7 @@ func (t *Table) WithMode(match string, mode Mode, percent int) (*Table, error) {
 		c.Routes = append(c.Routes, &cp)
 	}
 	if !found {
-		c.Routes = append(c.Routes, &Route{Match: match, Method: method, Pattern: pattern,
+		c.Routes = append(c.Routes, &Route{Match: method + " " + pattern, Method: method, Pattern: pattern,
 			Mode: mode, Percent: percent, ShadowWrites: true, Listed: true})
 	}
 	for _, rt := range c.Routes {
@@ -307,25 +292,23 @@ func hasVar(pattern, name string) bool {
 	return strings.Contains(pattern, "{"+name+"}") || strings.Contains(pattern, "{"+name+":")
 }
 
-// build compiles the mux routers of a table whose routes are set.
+// build indexes a table whose routes are set: listed routes by name,
+// then a built-in route, in the default mode, for every other API route.
 func (t *Table) build() error {
-	t.router = mux.NewRouter().UseEncodedPath()
-	t.byMux = map[*mux.Route]*Route{}
+	t.byName = map[string]*Route{}
 	for _, rt := range t.Routes {
-		mr := t.router.NewRoute().Methods(rt.Method).Path(rt.Pattern)
-		if err := mr.GetError(); err != nil {
-			return fmt.Errorf("routes: %s: %w", rt.Match, err)
+		if !weaveurl.IsRoute(rt.Match) {
+			return fmt.Errorf("routes: %q is not a Weave route; %s", rt.Match, knownRoutes(rt.Method))
 		}
-		t.byMux[mr] = rt
+		t.byName[rt.Match] = rt
 	}
 	t.Builtins = nil
-	t.writes = mux.NewRouter().UseEncodedPath()
-	for _, b := range builtins {
-		rt := &Route{Match: b.name, Method: b.method, Pattern: b.pattern, Mode: t.Default, ShadowWrites: true}
+	for _, name := range weaveurl.Routes() {
+		method, pattern, _ := strings.Cut(name, " ")
+		rt := &Route{Match: name, Method: method, Pattern: pattern, Mode: t.Default, ShadowWrites: true}
 		t.Builtins = append(t.Builtins, rt)
-		t.byMux[t.router.NewRoute().Methods(b.method).Path(b.pattern)] = rt
-		if b.write {
-			t.writes.NewRoute().Methods(b.method).Path(b.pattern)
+		if t.byName[name] == nil {
+			t.byName[name] = rt
 		}
 	}
 	return nil

@@ -44,10 +44,15 @@ func TestMinimalFile(t *testing.T) {
 		{"GET", "/1.0/alice/info/quota", "GET /{version}/{user}/info/quota", SideLegacy, "alice"},
 		{"PUT", "/1.0/alice/storage/bookmarks/a%2Fb", "PUT /{version}/{user}/storage/{collection}/{id}", SideLegacy, "alice"},
 		{"GET", "/user/1.0/alice/node/weave", "GET /user/{version}/{user}/node/weave", SideLegacy, "alice"},
-		{"GET", "/1.0/alice/frob/bookmarks", "unmatched", SideLegacy, ""},
+		{"GET", "/1.0/alice/frob/bookmarks", "unmatched", SideLegacy, "alice"},
 		{"GET", "/2.0/alice/info/quota", "unmatched", SideLegacy, ""},
-		{"HEAD", "/1.0/alice/info/quota", "unmatched", SideLegacy, ""},
-		{"GET", "/1.0/alice/storage/bookmarks/", "unmatched", SideLegacy, ""},
+		{"HEAD", "/1.0/alice/info/quota", "unmatched", SideLegacy, "alice"},
+		{"GET", "/1.0/alice/info/quotaa", "unmatched", SideLegacy, "alice"},
+		{"GET", "/1.0/alice//info/collections", "unmatched", SideLegacy, "alice"},
+		{"GET", "/1.0/alice/storage/bookmarks/", "GET /{version}/{user}/storage/{collection}", SideLegacy, "alice"},
+		{"GET", "/1.1/%41lice/info/collections", "GET /{version}/{user}/info/collections", SideNative, "alice"},
+		{"GET", "/1.1/tarek%40ziade.org/info/collections", "GET /{version}/{user}/info/collections", SideNative, "m66w2ibb2voujg273jdyn25ihkbum4pt"},
+		{"PUT", "/user/1/alice/", "PUT /user/{version}/{user}", SideLegacy, "alice"},
 	}
 	for _, c := range cases {
 		m := tb.Match(httptest.NewRequest(c.method, c.path, nil))
@@ -136,11 +141,14 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"legacy: {url: http://x}\ndefault: natve\n", "f:2:10: unknown mode \"natve\""},
 		{"legacy: {url: http://x}\ndefault: canary\n", "f:2:1: default: canary needs a percent"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: GET /a\n    mode: canary\n", "f:4:11: mode canary needs percent"},
-		{"legacy: {url: http://x}\nroutes:\n  - match: GET /a\n    mode: canary\n    percent: 10\n", "f:3:5: route \"GET /a\": canary needs a {user} variable"},
+		{"legacy: {url: http://x}\nroutes:\n  - match: GET /__heartbeat__\n    mode: canary\n    percent: 10\n", "f:3:5: route \"GET /__heartbeat__\": canary needs a {user} variable"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: \"GET /{user}\"\n    mode: canary\n    percent: 101\n", "f:5:14: \"101\": want a whole number from 0 to 100"},
-		{"legacy: {url: http://x}\nroutes:\n  - match: PUT /a\n    mode: native\n    fallback: legacy\n", "f:3:5: route \"PUT /a\": fallback is only allowed on GET routes"},
+		{"legacy: {url: http://x}\nroutes:\n  - match: PUT /user/{version}/{user}\n    mode: native\n    fallback: legacy\n", "f:3:5: route \"PUT /user/{version}/{user}\": fallback is only allowed on GET routes"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: GET /a\n    mode: native\n    fallback: native\n", "f:5:15: fallback \"native\""},
-		{"legacy: {url: http://x}\nroutes:\n  - match: GET /a\n    mode: native\n  - match: GET /a\n    mode: legacy\n", "f:5:5: route \"GET /a\" listed twice (first on line 3)"},
+		{"legacy: {url: http://x}\nroutes:\n  - match: GET /__heartbeat__\n    mode: native\n  - match: GET   /__heartbeat__\n    mode: legacy\n", "f:5:5: route \"GET /__heartbeat__\" listed twice (first on line 3)"},
+		{"legacy: {url: http://x}\nroutes:\n  - match: GET /a\n    mode: native\n", "f:3:12: match \"GET /a\" names no Weave route; known GET routes: GET /user/{version}/{user},"},
+		{"legacy: {url: http://x}\nroutes:\n  - match: GET /{version}/{user}/info/quotaa\n    mode: native\n", "f:3:12: match \"GET /{version}/{user}/info/quotaa\" names no Weave route; known GET routes: "},
+		{"legacy: {url: http://x}\nroutes:\n  - match: GET /{version}/{user}/storage/{collection}/\n    mode: native\n", "f:3:12: match \"GET /{version}/{user}/storage/{collection}/\" names no Weave route"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: FETCH /a\n    mode: native\n", "f:3:12: match \"FETCH /a\": unknown method"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: GET a\n    mode: native\n", "f:3:12: match \"GET a\": the path must start with /"},
 		{"legacy: {url: http://x}\nroutes:\n  - match: \"GET /{id:[}\"\n    mode: native\n", "f:3:12: match \"GET /{id:[}\""},
@@ -162,7 +170,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 }
 
 func TestParseReportsEveryProblem(t *testing.T) {
-	src := "legacy: {url: http://x}\ndefault: nope\nroutes:\n  - match: GET /a\n    mode: later\n"
+	src := "legacy: {url: http://x}\ndefault: nope\nroutes:\n  - match: GET /__heartbeat__\n    mode: later\n"
 	_, err := Parse([]byte(src), "f")
 	var pe *ParseError
 	if !errors.As(err, &pe) || len(pe.Problems) != 2 || pe.Problems[0].Line != 2 || pe.Problems[1].Line != 5 {
@@ -223,11 +231,12 @@ func TestWriteUser(t *testing.T) {
 		"PUT /1.0/Alice/storage/bookmarks/x", "POST /1.0/alice/storage/bookmarks",
 		"PUT /1.1/alice/storage/bookmarks", "DELETE /1.0/alice/storage/bookmarks",
 		"DELETE /1.0/alice/storage/bookmarks/a%2Fb", "DELETE /1/alice/storage",
-		"DELETE /user/1.0/alice", "POST /user/1.0/alice/password",
+		"DELETE /user/1.0/alice", "POST /user/1.0/alice/password", "PUT /user/1.0/alice", "PUT /user/1/alice/",
+		"POST /user/1.0/alice/email", "DELETE /user/1.0/alice/password_reset", "GET /user/1/alice/password_reset",
 	}
 	reads := []string{
-		"GET /1.0/alice/storage/bookmarks", "GET /1.0/alice/info/collections", "PUT /user/1.0/alice",
-		"POST /user/1.0/alice/email", "DELETE /user/1.0/alice/password_reset", "POST /1.0/alice/info/collections",
+		"GET /1.0/alice/storage/bookmarks", "GET /1.0/alice/info/collections", "GET /user/1.0/alice",
+		"POST /1.0/alice/info/collections",
 		"PUT /1.0/alice/frob/x", "POST /weave-password-reset",
 	}
 	for _, s := range writes {
@@ -264,8 +273,11 @@ func TestWithMode(t *testing.T) {
 	if s := c2.Match(httptest.NewRequest("GET", "/1.0/alice/storage/tabs", nil)).Side(); s != SideNative {
 		t.Errorf("added canary 100%% route: %s", s)
 	}
-	if _, err := tb.WithMode("GET /a", Canary, 10); err == nil {
+	if _, err := tb.WithMode("GET /__heartbeat__", Canary, 10); err == nil {
 		t.Error("canary without {user} accepted")
+	}
+	if _, err := tb.WithMode("GET /a", Native, 0); err == nil {
+		t.Error("a route that is not a Weave route accepted")
 	}
 	if _, err := tb.WithMode("GET /a", "nope", 0); err == nil {
 		t.Error("unknown mode accepted")
@@ -307,7 +319,7 @@ func TestSetModeKeepsComments(t *testing.T) {
 	if _, err := SetMode(out, "GET /a", Canary, 5); err == nil {
 		t.Error("SetMode produced a file that does not parse")
 	}
-	if out, err := SetMode([]byte("legacy: {url: http://x}\n"), "GET /a", Native, 0); err != nil || !strings.Contains(string(out), "routes:") {
+	if out, err := SetMode([]byte("legacy: {url: http://x}\n"), "GET /__heartbeat__", Native, 0); err != nil || !strings.Contains(string(out), "routes:") {
 		t.Errorf("adding the first route: %v\n%s", err, out)
 	}
 }
