@@ -124,9 +124,9 @@ func (e *Engine) Close() error {
 	return e.inner.Close()
 }
 
-// DryRun runs fn against a view on the inner engine's transaction: reads
-// go through the transaction (they must see fn's own writes), and nothing
-// is written to memcache. Memcache-only tabs are read from memcache and
+// DryRun runs fn against a view on the inner engine's dry-run view: reads
+// go through it (they must see fn's own writes), and nothing is written to
+// memcache. Memcache-only tabs are read from memcache and
 // written to a copy private to the view.
 func (e *Engine) DryRun(ctx context.Context, fn func(store.Engine) error) error {
 	return e.inner.DryRun(ctx, func(tx store.Engine) error {

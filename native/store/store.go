@@ -178,9 +178,12 @@ type Engine interface {
 	Name() string
 	// Ping checks the database answers, for readiness probes.
 	Ping(ctx context.Context) error
-	// DryRun runs fn against a view of the engine inside one transaction
-	// that is always rolled back: shadow mode uses it to execute a write
-	// natively without keeping it. fn's error is returned.
+	// DryRun runs fn against a view of the engine whose writes are never
+	// kept: shadow mode uses it to execute a write natively without
+	// applying it. The view reads a consistent snapshot of the database,
+	// taken before fn is called, merged with fn's own writes; it takes no
+	// lock another writer could wait on, and writes nothing. fn's error
+	// is returned.
 	DryRun(ctx context.Context, fn func(Engine) error) error
 	Close() error
 }

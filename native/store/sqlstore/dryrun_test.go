@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
 
 	"weaveproxy/native/store"
 )
@@ -124,4 +127,104 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatalf("%d items, want 161", len(got))
 		}
 	})
+}
+
+// A dry run reads a snapshot taken when it starts and holds no lock: while
+// it has written (in memory) the rows of a user, another connection
+// updates and inserts those very rows, and registers the same new name,
+// without waiting; the dry run keeps seeing the database as it was,
+// merged with its own writes.
+func TestDryRunTakesNoLockAndReadsItsSnapshot(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine) {
+		ctx := context.Background()
+		alice, _ := e.CreateUser(ctx, store.User{Username: "alice", MD5: "a"})
+		mustPut(t, e, alice, "bookmarks", wbo("keep", "before", 100), wbo("other", "o", 101))
+		other := openEngine(t, dsnOf(t, e), Config{})
+		if e.Name() == "mysql" {
+			// One connection whose lock waits give up at once.
+			other.db.SetMaxOpenConns(1)
+			if _, err := other.db.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitsBefore := lockWaits(t, e)
+		err := e.DryRun(ctx, func(v store.Engine) error {
+			w := wbo("keep", "dry", 200)
+			if _, err := v.PutItems(ctx, alice, "bookmarks", []store.WBO{w, wbo("new", "dry", 200)}); err != nil {
+				return err
+			}
+			if _, err := v.DeleteItems(ctx, alice, "bookmarks", store.Query{IDs: []string{"other"}, HasIDs: true}); err != nil {
+				return err
+			}
+			if _, err := v.CreateUser(ctx, store.User{Username: "bob", MD5: "b"}); err != nil {
+				return err
+			}
+			// The live database, meanwhile, from elsewhere.
+			start := time.Now()
+			if _, err := other.PutItems(ctx, alice, "bookmarks", []store.WBO{wbo("keep", "live", 300),
+				wbo("new", "live", 300), wbo("other", "live", 300), wbo("gap", "live", 300)}); err != nil {
+				return fmt.Errorf("live write beside a dry run: %w", err)
+			}
+			if _, err := other.CreateUser(ctx, store.User{Username: "bob", MD5: "b"}); err != nil {
+				return fmt.Errorf("live registration beside a dry run: %w", err)
+			}
+			if took := time.Since(start); took > 900*time.Millisecond {
+				t.Errorf("live writes took %v beside a dry run", took)
+			}
+			got, err := v.GetItems(ctx, alice, "bookmarks", store.Query{Sort: store.SortOldest})
+			if err != nil {
+				return err
+			}
+			var seen []string
+			for _, w := range got {
+				seen = append(seen, w.ID+"="+*w.Payload)
+			}
+			if want := "keep=dry new=dry"; strings.Join(seen, " ") != want {
+				return fmt.Errorf("dry run sees %q, want %q", seen, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := lockWaits(t, e); w != waitsBefore {
+			t.Errorf("row lock waits went from %d to %d", waitsBefore, w)
+		}
+		got, err := e.GetItem(ctx, alice, "bookmarks", "keep", 0)
+		if err != nil || *got.Payload != "live" {
+			t.Fatalf("live row after the dry run: %+v %v", got, err)
+		}
+	})
+}
+
+// dsnOf is the DSN that opens another engine on e's database.
+func dsnOf(t *testing.T, e *Engine) string {
+	t.Helper()
+	if e.Name() == "sqlite" {
+		var seq int
+		var name, file string
+		if err := e.db.QueryRow("PRAGMA database_list").Scan(&seq, &name, &file); err != nil {
+			t.Fatal(err)
+		}
+		return "sqlite:" + file
+	}
+	var db string
+	if err := e.db.QueryRow("SELECT DATABASE()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	return "mysql:" + testenv.MariaDBServer(t).DSN(db)
+}
+
+// lockWaits is MariaDB's count of row lock waits (0 on SQLite).
+func lockWaits(t *testing.T, e *Engine) int64 {
+	t.Helper()
+	if e.Name() != "mysql" {
+		return 0
+	}
+	var name string
+	var n int64
+	if err := e.db.QueryRow("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_waits'").Scan(&name, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

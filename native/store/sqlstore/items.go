@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -40,8 +39,8 @@ func (e *Engine) GetItems(ctx context.Context, userID int64, collection string, 
 			return nil, err
 		}
 	}
-	sortItems(out, q.Sort)
-	return window(out, q.Limit, q.Offset), nil
+	store.SortItems(out, q.Sort)
+	return store.Window(out, q.Limit, q.Offset), nil
 }
 
 func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
@@ -159,8 +158,8 @@ func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid
 		}
 	}
 	if split {
-		sortItems(chosen, q.Sort)
-		chosen = window(chosen, q.Limit, q.Offset)
+		store.SortItems(chosen, q.Sort)
+		chosen = store.Window(chosen, q.Limit, q.Offset)
 	}
 	var n int64
 	for chunk := range slices.Chunk(chosen, idChunk) {
@@ -252,47 +251,6 @@ func limit(q store.Query) string {
 		s += " OFFSET " + strconv.Itoa(q.Offset)
 	}
 	return s
-}
-
-// sortItems orders items as the SQL ORDER BY would: NULL below every value.
-func sortItems(items []store.WBO, s store.Sort) {
-	mod := func(w store.WBO) *int64 {
-		if w.Modified == nil {
-			return nil
-		}
-		v := int64(*w.Modified)
-		return &v
-	}
-	switch s {
-	case store.SortOldest:
-		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(mod(a), mod(b)) })
-	case store.SortNewest:
-		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(mod(b), mod(a)) })
-	case store.SortIndex:
-		slices.SortStableFunc(items, func(a, b store.WBO) int { return cmpNull(b.SortIndex, a.SortIndex) })
-	}
-}
-
-func cmpNull(a, b *int64) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return -1
-	case b == nil:
-		return 1
-	}
-	return cmp.Compare(*a, *b)
-}
-
-func window(items []store.WBO, limit, offset int) []store.WBO {
-	if limit <= 0 {
-		return items
-	}
-	if offset > len(items) {
-		offset = len(items)
-	}
-	return items[offset:min(offset+limit, len(items))]
 }
 
 // chunks yields ids in chunks of idChunk, or a single nil chunk (no ids

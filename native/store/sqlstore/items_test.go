@@ -340,7 +340,7 @@ func TestLargeIDList(t *testing.T) {
 		q.IDs = append(q.IDs, "missing1", "missing2")
 		expected := slices.Clone(all)
 		expected = slices.DeleteFunc(expected, func(w store.WBO) bool { return !slices.Contains(q.IDs, w.ID) })
-		sortItems(expected, store.SortNewest)
+		store.SortItems(expected, store.SortNewest)
 		for _, w := range expected[5:12] {
 			want = append(want, int64(*w.Modified))
 		}

@@ -21,7 +21,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync/atomic"
+
 	dsnpkg "weaveproxy/internal/dsn"
 
 	"weaveproxy/native/store"
@@ -50,9 +50,9 @@ type Engine struct {
 	rdb *sql.DB // reads outside a transaction; the same as db on MySQL
 	log *slog.Logger
 
-	// tx is set in a DryRun view: every method runs inside it.
-	tx *sql.Tx
-	sp *atomic.Int64 // savepoint names within tx
+	// snap is set in a snapshot view (see Snapshot): every read runs on
+	// it, and every write is refused.
+	snap querier
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -148,10 +148,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database. On a DryRun view it does nothing: the view
-// ends with the DryRun call.
+// Close closes the database. On a snapshot view it does nothing: the
+// view ends with its release.
 func (e *Engine) Close() error {
-	if e.tx != nil {
+	if e.snap != nil {
 		return nil
 	}
 	err := e.db.Close()
@@ -161,10 +161,10 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// reader is where a read goes: the view's transaction, or the read pool.
+// reader is where a read goes: the view's snapshot, or the read pool.
 func (e *Engine) reader() querier {
-	if e.tx != nil {
-		return e.tx
+	if e.snap != nil {
+		return e.snap
 	}
 	return e.rdb
 }

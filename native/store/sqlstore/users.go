@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"weaveproxy/native/store"
+	"weaveproxy/native/store/overlay"
 )
 
 // CreateUser inserts u under its lower-cased name and returns the new id.
@@ -51,17 +52,27 @@ func (e *Engine) CreateUser(ctx context.Context, u store.User) (int64, error) {
 // UserByName looks a user up by lower-cased name. Should the legacy table
 // hold the name twice, the oldest row wins.
 func (e *Engine) UserByName(ctx context.Context, username string) (store.User, error) {
+	return e.user(ctx, "user by name", "username = ? ORDER BY id LIMIT 1", strings.ToLower(username))
+}
+
+// UserByID looks a user up by id; store.ErrNotFound if absent. A dry run's
+// overlay uses it for accounts it was handed by id.
+func (e *Engine) UserByID(ctx context.Context, id int64) (store.User, error) {
+	return e.user(ctx, "user by id", "id = ?", id)
+}
+
+func (e *Engine) user(ctx context.Context, op, where string, key any) (store.User, error) {
 	var u store.User
 	var md5, email, location, alert sql.NullString
 	var status sql.NullInt64
 	err := e.reader().QueryRowContext(ctx, "SELECT id, username, md5, email, location, status, alert FROM "+
-		e.d.quote(e.t.users)+" WHERE username = ? ORDER BY id LIMIT 1", strings.ToLower(username)).
+		e.d.quote(e.t.users)+" WHERE "+where, key).
 		Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, fmt.Errorf("sqlstore: user %q: %w", username, store.ErrNotFound)
+		return u, fmt.Errorf("sqlstore: user %v: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return u, e.wrap("user by name", err)
+		return u, e.wrap(op, err)
 	}
 	u.MD5, u.Email, u.Location, u.Alert = md5.String, email.String, location.String, alert.String
 	u.Status = int(status.Int64) // NULL is not 1: disabled, as PHP reads it
@@ -120,8 +131,12 @@ func (e *Engine) userExists(ctx context.Context, q querier, userID int64) error 
 
 // SetResetCode stores the user's pending reset code, replacing any other.
 func (e *Engine) SetResetCode(ctx context.Context, userID int64, rc store.ResetCode) error {
+	w, err := e.writer()
+	if err != nil {
+		return err
+	}
 	x := e.d.excluded
-	_, err := e.exec(ctx, e.writer(), "set reset code", "INSERT INTO "+e.d.quote(e.t.reset)+
+	_, err = e.exec(ctx, w, "set reset code", "INSERT INTO "+e.d.quote(e.t.reset)+
 		" (userid, code, expires) VALUES (?, ?, ?)"+e.d.upsert("userid")+
 		"code = "+x("code")+", expires = "+x("expires"), userID, rc.Code, rc.Expires.Unix())
 	return err
@@ -146,18 +161,22 @@ func (e *Engine) GetResetCode(ctx context.Context, userID int64) (store.ResetCod
 
 // ClearResetCode removes the user's reset code, if any.
 func (e *Engine) ClearResetCode(ctx context.Context, userID int64) error {
-	_, err := e.exec(ctx, e.writer(), "clear reset code", "DELETE FROM "+e.d.quote(e.t.reset)+
+	w, err := e.writer()
+	if err != nil {
+		return err
+	}
+	_, err = e.exec(ctx, w, "clear reset code", "DELETE FROM "+e.d.quote(e.t.reset)+
 		" WHERE userid = ?", userID)
 	return err
 }
 
-// writer is where a single write statement goes: the view's transaction
-// or the write pool.
-func (e *Engine) writer() querier {
-	if e.tx != nil {
-		return e.tx
+// writer is where a single write statement goes: the write pool, never
+// a snapshot view.
+func (e *Engine) writer() (querier, error) {
+	if e.snap != nil {
+		return nil, fmt.Errorf("sqlstore %s: %w", e.d.name, overlay.ErrReadOnly)
 	}
-	return e.db
+	return e.db, nil
 }
 
 func nullIfEmpty(s string) any {
