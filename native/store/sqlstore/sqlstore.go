@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	dsnpkg "weaveproxy/internal/dsn"
-
 	"weaveproxy/native/store"
 )
 
