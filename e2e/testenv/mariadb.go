@@ -28,6 +28,7 @@ type MariaDBProc struct {
 	proc  *Process
 	admin *sql.DB
 	seq   atomic.Int64
+	dir   string
 }
 
 // The shared server: started by the first MariaDBServer call, stopped by
@@ -51,7 +52,7 @@ func MariaDBServer(t testing.TB) *MariaDBProc {
 	mariadb.Lock()
 	defer mariadb.Unlock()
 	if mariadb.srv == nil && mariadb.err == nil {
-		mariadb.srv, mariadb.err = startMariaDB()
+		mariadb.srv, mariadb.err = startMariaDB(nil)
 	}
 	if mariadb.err != nil {
 		t.Fatal(mariadb.err)
@@ -135,7 +136,28 @@ func mariadbFlags(dir string) []string {
 	}
 }
 
-func startMariaDB() (*MariaDBProc, error) {
+// StartMariaDB starts a MariaDB server of its own, outside any test (a
+// benchmark, a development environment): the tests' defaults, then extra
+// server flags (later flags win, e.g. a larger --innodb-buffer-pool-size).
+// Stop ends it and removes its files.
+func StartMariaDB(extra ...string) (*MariaDBProc, error) { return startMariaDB(extra) }
+
+// Stop kills a server StartMariaDB started and removes its data.
+func (m *MariaDBProc) Stop() {
+	m.admin.Close()
+	m.proc.Stop()
+	os.RemoveAll(m.dir)
+}
+
+// Exec runs one statement as root, e.g. CREATE DATABASE.
+func (m *MariaDBProc) Exec(ctx context.Context, query string) error {
+	if _, err := m.admin.ExecContext(ctx, query); err != nil {
+		return fmt.Errorf("testenv: %s: %w", query, err)
+	}
+	return nil
+}
+
+func startMariaDB(extra []string) (*MariaDBProc, error) {
 	dir, err := os.MkdirTemp("", "testenv-mariadb-")
 	if err != nil {
 		return nil, fmt.Errorf("testenv: mariadb temp dir: %w", err)
@@ -164,11 +186,12 @@ func startMariaDB() (*MariaDBProc, error) {
 		"--pid-file="+filepath.Join(dir, "mysqld.pid"),
 		"--skip-log-bin",
 	)
+	args = append(args, extra...)
 	p := newProcess("mariadbd", mysqld, args, nil, addr, dir)
 	if err := p.start(); err != nil {
 		return nil, err
 	}
-	srv := &MariaDBProc{Addr: addr, Host: "127.0.0.1", Port: port, proc: p}
+	srv := &MariaDBProc{Addr: addr, Host: "127.0.0.1", Port: port, proc: p, dir: dir}
 	if srv.admin, err = waitSQL(srv.DSN(""), p); err != nil {
 		p.Stop()
 		return nil, err

@@ -53,6 +53,20 @@ func StartProcess(t testing.TB, name string, args []string, env []string, readyA
 	return p
 }
 
+// Launch is StartProcess outside a test (a benchmark, a development
+// environment): the process's log goes to dir, and the caller stops it.
+func Launch(name string, args, env []string, readyAddr, dir string) (*Process, error) {
+	path, err := lookBinary(name)
+	if err != nil {
+		return nil, err
+	}
+	p := newProcess(name, path, args, env, readyAddr, dir)
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func newProcess(name, path string, args, env []string, readyAddr, dir string) *Process {
 	return &Process{
 		Name: name, Path: path, Args: args,

@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -89,6 +90,15 @@ func FreePort(t testing.TB) int {
 		t.Fatalf("testenv: no free port: %v", err)
 	}
 	return port
+}
+
+// FreeAddr is FreePort outside a test: "127.0.0.1:PORT".
+func FreeAddr() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", fmt.Errorf("testenv: no free port: %w", err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), nil
 }
 
 func freePort() (int, error) {
