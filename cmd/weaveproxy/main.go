@@ -37,6 +37,7 @@ func commands() []command {
 		{"serve", "run the server (the default: no command, or only flags)", runServe},
 		{"db", "db init --db DSN: create the schema where it is missing", runDB},
 		{"user", "user unlock NAME: lift an account lockout", runUser},
+		{"config", "config check [--config FILE]: validate settings, print them (secrets masked)", runConfig},
 		{"version", "print the version and commit", runVersion},
 		{"bench", "bench --target NAME=URL ...: measure Sync servers side by side", runBench},
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"weaveproxy/internal/config"
 )
 
 // serveFlags is everything `weaveproxy serve` reads from its command line.
@@ -57,10 +59,26 @@ type timeouts struct {
 	idle   time.Duration // between two requests on a keep-alive connection
 }
 
+// parseServeFlags reads the command line and the settings file it names
+// (--config): every flag is also a key of that file, the command line wins.
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f, fs := newServeFlags(stderr)
+	if _, err := config.Parse(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+// newServeFlags declares the serve flags on a fresh FlagSet; `config
+// check` reads the same set.
+func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.String("config", "", "settings file (weaveproxy.yaml): any flag below as `name: value`; the command line wins")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "Sync listener address")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:9090", "admin API address (routes, metrics, health); empty disables")
 	fs.StringVar(&f.dsn, "db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
@@ -99,13 +117,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	// comparison, so the server never cuts an answer legacy is still giving.
 	fs.DurationVar(&f.timeouts.write, "write-timeout", 3*time.Minute, "deadline for answering one request, from the end of its headers")
 	fs.DurationVar(&f.timeouts.idle, "idle-timeout", time.Minute, "how long an idle keep-alive connection stays open")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	return f, nil
+	return f, fs
 }
 
 func newLogger(f *serveFlags, w io.Writer) (*slog.Logger, error) {
