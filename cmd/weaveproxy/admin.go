@@ -34,7 +34,7 @@ func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
 		OnStoreError: func(err error) { np.log.Debug("ratelimit: counter store", "err", err) },
 	}
 	lim := ratelimit.New(np.counters, cfg, np.events)
-	return lim.Wrap(h, budgetOf)
+	return lim.Wrap(h, ratelimit.Weave(false))
 }
 
 // nativeAdmin serves /healthz, /readyz and /metrics for a native-only

@@ -19,7 +19,7 @@ import (
 func instance(t *testing.T, addr string, cfg Config, ev *ceftest.Recorder) *httptest.Server {
 	t.Helper()
 	l := New(counter.NewMemcache(counter.NewMemcacheClient(addr)), cfg, ev)
-	srv := httptest.NewServer(l.Wrap(&okHandler{}, ByUser(pathUser)))
+	srv := httptest.NewServer(l.Wrap(&okHandler{}, ByUser))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/weave"
@@ -210,18 +210,33 @@ func MethodClass(method string) string {
 	return ClassWrite
 }
 
-// ByUser classifies by method, keyed by the user userOf finds in the
-// request (lower-cased, as the legacy server compared names); requests
-// with no user are not limited.
-func ByUser(userOf func(*http.Request) string) func(*http.Request) (string, string) {
+// ByUser classifies by method, keyed by the user of the Weave path
+// (weaveurl's user key, so /1.1/Alice, /1.1/alice and /1.1/%61lice share
+// one budget, and an e-mail spends its derived account's); requests with
+// no user are not limited.
+func ByUser(r *http.Request) (class, key string) {
+	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
+	if c.UserKey == "" {
+		return "", ""
+	}
+	return MethodClass(r.Method), c.UserKey
+}
+
+// Weave names the budget a Weave request spends: account creation (PUT
+// /user/{version}/{user}, with or without the trailing slash a real client
+// sends) spends its client address's registration budget, whatever answers
+// it; other requests their user's (ByUser). trustForwarded as in ByAddress.
+func Weave(trustForwarded bool) func(*http.Request) (string, string) {
 	return func(r *http.Request) (string, string) {
-		u := strings.ToLower(userOf(r))
-		if u == "" {
-			return "", ""
+		if weaveurl.Classify(r.Method, r.URL.EscapedPath()).Route == RegisterRoute {
+			return ClassRegister, cef.ClientAddr(r, trustForwarded)
 		}
-		return MethodClass(r.Method), u
+		return ByUser(r)
 	}
 }
+
+// RegisterRoute is the route whose requests spend ClassRegister budgets.
+const RegisterRoute = "PUT /user/{version}/{user}"
 
 // ByAddress classifies every request as class, keyed by its source
 // address (cef.ClientAddr): for registrations.

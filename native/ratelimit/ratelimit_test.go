@@ -20,15 +20,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// pathUser takes the user from /1.0/<user>/...
-func pathUser(r *http.Request) string {
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	if len(parts) < 2 {
-		return ""
-	}
-	return parts[1]
-}
-
 // okHandler counts the requests that got through.
 type okHandler struct{ n atomic.Int64 }
 
@@ -52,7 +43,7 @@ func TestBudgetsAndRefusal(t *testing.T) {
 	ev := &ceftest.Recorder{}
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 4}, Write: Budget{Limit: 2}, Now: clk.Now}, ev)
 	next := &okHandler{}
-	h := l.Wrap(next, ByUser(pathUser))
+	h := l.Wrap(next, ByUser)
 
 	for i := 0; i < 4; i++ {
 		if w := do(h, "GET", "/1.0/alice/info/collections"); w.Code != 200 {
@@ -178,7 +169,7 @@ func TestCustomRender(t *testing.T) {
 		got = e
 		w.WriteHeader(e.Status)
 	}}, nil)
-	h := l.Wrap(&okHandler{}, ByUser(pathUser))
+	h := l.Wrap(&okHandler{}, ByUser)
 	do(h, "GET", "/1.0/u/x")
 	if w := do(h, "GET", "/1.0/u/x"); w.Code != 503 || got == nil || got.Header["Retry-After"] == "" {
 		t.Errorf("code %d, rendered %+v", w.Code, got)
@@ -193,7 +184,7 @@ func TestRefusalsCounted(t *testing.T) {
 	var logged strings.Builder
 	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 1}, Now: clk.Now,
 		Metrics: reg, Logger: slog.New(slog.NewTextHandler(&logged, nil))}, nil)
-	h := l.Wrap(&okHandler{}, ByUser(pathUser))
+	h := l.Wrap(&okHandler{}, ByUser)
 	for i := 0; i < 4; i++ {
 		do(h, "GET", "/1.0/alice/info/collections")
 	}
@@ -205,5 +196,41 @@ func TestRefusalsCounted(t *testing.T) {
 	}
 	if c := strings.Count(logged.String(), "rate limited"); c != 1 {
 		t.Errorf("%d log lines for one subject's refusals in one window, want 1:\n%s", c, logged.String())
+	}
+}
+
+// TestOneBudgetPerUser (issue 9): the spellings of one user share one
+// budget, and registration spends the address's budget with or without
+// the trailing slash a real client sends.
+func TestOneBudgetPerUser(t *testing.T) {
+	clk := testenv.NewClock(base)
+	l := New(counter.NewMemoryWith(clk.Now, 0), Config{Read: Budget{Limit: 3}, Register: Budget{Limit: 2, Window: time.Hour}, Now: clk.Now}, nil)
+	h := l.Wrap(&okHandler{}, Weave(false))
+	for _, p := range []string{"/1.1/Alice/info/collections", "/1.1/alice/info/collections", "/1.1/%61lice/storage/tabs"} {
+		if w := do(h, "GET", p); w.Code != 200 {
+			t.Fatalf("GET %s: %d", p, w.Code)
+		}
+	}
+	if w := do(h, "GET", "/1.0/ALICE/info/quota"); w.Code != 503 {
+		t.Errorf("a fourth read of alice under another spelling: %d, want 503", w.Code)
+	}
+	for i, p := range []string{"/user/1/bob/", "/user/1.0/carol"} {
+		if w := do(h, "PUT", p); w.Code != 200 {
+			t.Fatalf("registration %d: %d", i, w.Code)
+		}
+	}
+	if w := do(h, "PUT", "/user/1/dave/"); w.Code != 503 {
+		t.Errorf("third registration from one address: %d, want 503", w.Code)
+	}
+	for _, tc := range []struct{ method, path, class, key string }{
+		{"GET", "/misc/1.0/captcha_html", "", ""},
+		{"PUT", "/user/1/erin/", ClassRegister, "192.0.2.1"},
+		{"POST", "/user/1.0/Erin/password", ClassWrite, "erin"},
+		{"GET", "/1.1/tarek%40ziade.org/info/collections", ClassRead, "m66w2ibb2voujg273jdyn25ihkbum4pt"},
+	} {
+		class, key := Weave(false)(httptest.NewRequest(tc.method, tc.path, nil))
+		if class != tc.class || key != tc.key {
+			t.Errorf("%s %s: %q %q, want %q %q", tc.method, tc.path, class, key, tc.class, tc.key)
+		}
 	}
 }
