@@ -159,3 +159,86 @@ func orInt(n, def int) int {
 	}
 	return n
 }
+
+// Starter starts a legacy server on db; Start (the stand-in) and Original
+// are the two.
+type Starter func(t testing.TB, db DBConfig, opts Options) *testenv.PHP
+
+// Original is StartOriginal as a Starter.
+func Original(t testing.TB, db DBConfig, opts Options) *testenv.PHP {
+	t.Helper()
+	return StartOriginal(t, db, opts).PHP
+}
+
+// Server is one of the two legacy servers tests run against.
+type Server struct {
+	Name     string // "stand-in" or "original"
+	Original bool   // the real PHP server, PHP 8 crashes and all
+	Start    Starter
+}
+
+// Servers are the stand-in (this package's PHP, everywhere) and the
+// original (../shared/legacy-php).
+var Servers = []Server{
+	{Name: "stand-in", Start: Start},
+	{Name: "original", Original: true, Start: Original},
+}
+
+// Each runs test once against each of Servers, as subtests named after
+// them; the original is skipped with the message that says how to
+// provide it where ../shared/legacy-php is absent. A test that passes on
+// both proves the stand-in answers as the original does there.
+func Each(t *testing.T, test func(t *testing.T, srv Server)) {
+	t.Helper()
+	for _, srv := range Servers {
+		t.Run(srv.Name, func(t *testing.T) {
+			if srv.Original {
+				testenv.RequireLegacyPHP(t)
+			}
+			test(t, srv)
+		})
+	}
+}
+
+// StartOriginal runs the original PHP Weave server (../shared/legacy-php,
+// under php -S) instead of the stand-in, on the same database and with
+// the options that mean the same there; it skips t, saying how to provide
+// the server, when it is absent. Plants and Env have no meaning for the
+// original and fail t.
+func StartOriginal(t testing.TB, db DBConfig, opts Options) *testenv.LegacyPHPCLI {
+	t.Helper()
+	testenv.RequireLegacyPHP(t)
+	cfg, err := OriginalConfig(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testenv.StartLegacyPHPCLI(t, cfg)
+}
+
+// OriginalConfig is what db and opts mean for the original PHP server.
+// Plants and Env have no meaning there and are an error.
+func OriginalConfig(db DBConfig, opts Options) (testenv.LegacyPHPConfig, error) {
+	if len(opts.Plant) > 0 || len(opts.Env) > 0 {
+		return testenv.LegacyPHPConfig{}, fmt.Errorf("legacy: the original PHP server takes no plants or stand-in environment (%v, %v)", opts.Plant, opts.Env)
+	}
+	cfg := testenv.LegacyPHPConfig{
+		DB:      testenv.LegacyDB{Host: db.Host, Port: db.Port, User: db.User, Password: db.Password, Name: db.Name},
+		Workers: orInt(opts.Workers, 4),
+		Defines: map[string]string{},
+	}
+	if opts.MemcacheAddr != "" {
+		host, port, err := net.SplitHostPort(opts.MemcacheAddr)
+		if err != nil {
+			return cfg, fmt.Errorf("legacy: memcache address %q: %w", opts.MemcacheAddr, err)
+		}
+		// PHP connects to localhost:PORT whatever the host.
+		if host != "127.0.0.1" && host != "localhost" {
+			return cfg, fmt.Errorf("legacy: the original PHP server reaches memcached only on localhost, not %s", host)
+		}
+		cfg.MemcachePort, _ = strconv.Atoi(port)
+	}
+	if opts.MemcacheDecay > 0 {
+		cfg.Defines["WEAVE_STORAGE_MEMCACHE_DECAY"] = strconv.Itoa(int(opts.MemcacheDecay / time.Second))
+	}
+	return cfg, nil
+}

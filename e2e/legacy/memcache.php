@@ -36,7 +36,9 @@ class Stamps
 		if (!$this->memc)
 			return;
 		$this->retrieve();
-		$this->map[$collection] = $ts;
+		// A float, as the legacy server computed it (server time * 100):
+		// serialize() writes d:, where a map rebuilt from SQL has i:.
+		$this->map[$collection] = (float)$ts;
 		$this->save();
 	}
 

@@ -96,9 +96,11 @@ function user_post($url_user, $action)
 function user_delete($url_user)
 {
 	verify_user($url_user);
-	$id = q('select id from users where username = ?', [$url_user])->fetchColumn();
-	q('delete from wbo where username = ?', [$id]);
-	q('delete from collections where userid = ?', [$id]);
+	// As the legacy server: its storage delete compares wbo.username (the
+	// numeric id) with the NAME, which MySQL casts to a number, so a user's
+	// items and collections rows stay behind (docs/compatibility.md, "User
+	// deletion"), and a purely numeric name hits that id's rows instead.
+	q('delete from wbo where username = ?', [$url_user]);
 	q('delete from users where username = ?', [$url_user]);
 }
 

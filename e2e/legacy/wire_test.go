@@ -141,7 +141,8 @@ func (c *client) mustDo(status int, method, target, body string, headers ...[2]s
 	return w
 }
 
-// fixture is a fresh database with the legacy tables and a fixture on it.
+// fixture is a fresh database with the legacy tables and a legacy server
+// (the stand-in or the original) on it.
 type fixture struct {
 	php *testenv.PHP
 	db  *sql.DB
@@ -168,10 +169,10 @@ func newDB(t testing.TB) (*sql.DB, legacy.DBConfig) {
 	return eng.DB(), cfg
 }
 
-func startFixture(t testing.TB, opts legacy.Options) *fixture {
+func startFixture(t testing.TB, start legacy.Starter, opts legacy.Options) *fixture {
 	t.Helper()
 	db, cfg := newDB(t)
-	return &fixture{php: legacy.Start(t, cfg, opts), db: db, cfg: cfg}
+	return &fixture{php: start(t, cfg, opts), db: db, cfg: cfg}
 }
 
 // createUser registers name through the User API, as a client would.

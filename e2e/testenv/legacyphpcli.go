@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,4 +64,14 @@ func StartLegacyPHPCLI(t testing.TB, cfg LegacyPHPConfig) *LegacyPHPCLI {
 		t.Fatalf("testenv: original PHP server at %s: %v\n%s\n%s", l.URL, err, p.LogTail(), l.ErrorLog())
 	}
 	return l
+}
+
+// Reconfigure rewrites config.php; router.php reads it on every request,
+// so the next request already sees cfg (a database that went away, say).
+// cfg.Workers and cfg.INI need a restart and are ignored.
+func (l *LegacyPHPCLI) Reconfigure(cfg LegacyPHPConfig) error {
+	if err := os.WriteFile(l.ConfigPath, []byte(legacyConfigPHP(cfg)), 0o644); err != nil {
+		return fmt.Errorf("testenv: reconfigure legacy PHP: %w", err)
+	}
+	return nil
 }
