@@ -27,6 +27,7 @@ type stack struct {
 }
 
 type stackOptions struct {
+	legacy   legacy.Starter // the PHP server; nil is the stand-in
 	memcache bool
 	plant    []string
 	extra    []string // more serve flags
@@ -49,7 +50,11 @@ func startStack(t testing.TB, routes string, o stackOptions) *stack {
 		opts.MemcacheAddr = s.MC.Addr
 		args = append(args, "--memcache", s.MC.Addr)
 	}
-	s.PHP = legacy.Start(t, db, opts)
+	start := o.legacy
+	if start == nil {
+		start = legacy.Start
+	}
+	s.PHP = start(t, db, opts)
 	s.Routes = filepath.Join(t.TempDir(), "routes.yaml")
 	s.writeRoutes(t, routes)
 	args = append(args, "--routes", s.Routes)

@@ -16,12 +16,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"weaveproxy/internal/testfiles"
 
 	"github.com/google/go-cmp/cmp"
 
 	"weaveproxy/e2e/legacy"
 	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testfiles"
 )
 
 // recording is one request/response pair of testdata/recordings.

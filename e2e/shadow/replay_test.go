@@ -5,10 +5,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"weaveproxy/internal/testfiles"
 
 	"weaveproxy/diff/replay"
 	"weaveproxy/diff/store"
+	"weaveproxy/internal/testfiles"
 	"weaveproxy/native"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/userapi"
