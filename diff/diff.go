@@ -69,6 +69,10 @@ const (
 	Accepted Class = "accepted"
 	// Different: at least one real finding.
 	Different Class = "different"
+	// BothFailed: neither side answered (both 5xx, or timed out). Such a
+	// pair is evidence neither for nor against native: the readiness gate
+	// skips it, and it is not a difference.
+	BothFailed Class = "both_failed"
 )
 
 // Kind says how a field differs.
@@ -99,12 +103,15 @@ type Finding struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Result is what a comparison found. Class is Identical, EqualAfterRules
-// or Different: noise and waivers are applied later, by the store, with
-// everything learned so far.
+// Result is what a comparison found. Class is Identical, EqualAfterRules,
+// BothFailed or Different: noise and waivers are applied later, by the
+// store, with everything learned so far.
 type Result struct {
 	Class    Class     `json:"class"`
 	Findings []Finding `json:"findings,omitempty"`
+	// Rules names, for EqualAfterRules, the rules that made the answers
+	// equal (compare.Rule* names).
+	Rules []string `json:"rules,omitempty"`
 }
 
 // Keys returns the distinct finding keys, sorted.

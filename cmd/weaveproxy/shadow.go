@@ -42,6 +42,13 @@ func buildShadow(ctx context.Context, f *serveFlags, log *slog.Logger, np *nativ
 	if err != nil {
 		return nil, nil, err
 	}
+	// Deliberate differences (docs/compatibility.md) and the recordings'
+	// known legacy defects are accepted from the start, labelled as such:
+	// QA should not meet them as findings.
+	if err := seedWaivers(ctx, st); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	table, err := routes.Load(f.routes)
 	if err != nil {
 		st.Close()
@@ -57,4 +64,13 @@ func buildShadow(ctx context.Context, f *serveFlags, log *slog.Logger, np *nativ
 	}
 	cut := cli.FileCutover(f.routes, st, store.Gate{}, log)
 	return shadowSide{sh, st}, shadow.AdminHandler(shadow.AdminConfig{Store: st, Cutover: cut, Shadower: sh}), nil
+}
+
+func seedWaivers(ctx context.Context, st *store.Store) error {
+	const by = "weaveproxy (docs/compatibility.md)"
+	if _, err := store.SeedDeliberate(ctx, st, by); err != nil {
+		return err
+	}
+	_, err := store.SeedKnownDefects(ctx, st, by)
+	return err
 }

@@ -33,6 +33,11 @@ func Answers(req diff.Exchange, a, b diff.Answer, rs *rules.RuleSet) (diff.Resul
 	if err != nil {
 		return diff.Result{}, fmt.Errorf("compare: %w", err)
 	}
+	if failed(a) && failed(b) {
+		// Neither side answered: nothing about native's behaviour can be
+		// learned from the pair, for or against.
+		return diff.Result{Class: diff.BothFailed}, nil
+	}
 	if identical(a, b, c) {
 		return diff.Result{Class: diff.Identical}, nil
 	}
@@ -40,7 +45,7 @@ func Answers(req diff.Exchange, a, b diff.Answer, rs *rules.RuleSet) (diff.Resul
 	fa, fb := normalize.Answer(a, nopt), normalize.Answer(b, nopt)
 	findings := Forms(c, fa, fb)
 	if len(findings) == 0 {
-		return diff.Result{Class: diff.EqualAfterRules}, nil
+		return diff.Result{Class: diff.EqualAfterRules, Rules: explainEqual(c, a, b, fa, fb)}, nil
 	}
 	return diff.Result{Class: diff.Different, Findings: findings}, nil
 }

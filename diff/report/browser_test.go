@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,5 +114,42 @@ func TestLiveReportInChromium(t *testing.T) {
 	text := run(t, ctx, chromedp.Text(chromedp.CSS("body")))
 	if rows != 4 || loc != srv.URL+"/diff/report.json" || !strings.Contains(text, `"equal_after_rules"`) {
 		t.Errorf("live: %d rows, at %s, json %.200q", rows, loc, text)
+	}
+}
+
+// The report explains itself to QA: every column of the routes table has
+// a legend entry, a route says which rules made its pairs equal, a
+// verdict leads with its cause, and a waiver says what kind it is.
+func TestReportExplainsItselfInChromium(t *testing.T) {
+	st, clk := seeded(t)
+	dir := t.TempDir()
+	if err := report.WriteWith(context.Background(), st, dir, opts(clk)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate("file://"+filepath.Join(dir, "report.html")),
+		chromedp.WaitVisible(chromedp.CSS("#routes table")))
+	missing := run(t, ctx, chromedp.Evaluate[[]string](`(() => {
+		const terms = new Set([...document.querySelectorAll("#legend dt")].map(d => d.textContent.trim()));
+		return [...document.querySelectorAll("#routes thead th")].map(th => th.textContent.trim())
+			.filter(h => h !== "Route" && !terms.has(h)); })()`))
+	if len(missing) > 0 {
+		t.Errorf("columns without a legend entry: %v", missing)
+	}
+	if !run(t, ctx, displayed("#legend")) {
+		t.Error("the legend is not shown with the routes table")
+	}
+	why := run(t, ctx, chromedp.Text(chromedp.CSS(`#routes tbody tr:first-child .why`)))
+	if !strings.HasPrefix(why, "1 of the last 3 pairs differ") {
+		t.Errorf("verdict %q does not lead with its cause", why)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#routes a[href="#r1"]`)), chromedp.WaitVisible(chromedp.CSS("#r1")))
+	rules := run(t, ctx, chromedp.Text(chromedp.CSS("#r1 table.equalby")))
+	if !strings.Contains(rules, "timestamp tolerance") {
+		t.Errorf("route page does not say which rule made pairs equal: %q", rules)
+	}
+	kinds := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".kind")].map(e => e.textContent)`))
+	if !slices.Contains(kinds, "known legacy defect") {
+		t.Errorf("waiver kinds shown: %v; want the known legacy defect labelled", kinds)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"weaveproxy/diff/store"
@@ -75,9 +76,18 @@ type Route struct {
 	Ready     bool     `json:"ready"`
 	Verdict   string   `json:"verdict"`
 	Buckets   []Bucket `json:"buckets"`
-	Fields    []Field  `json:"fields"`
+	// EqualBy says which rules made the equal-after-rules pairs equal,
+	// most used first.
+	EqualBy []RuleCount `json:"equal_by,omitempty"`
+	Fields  []Field     `json:"fields"`
 
 	samples map[string][]store.Sample // by field, for the HTML only
+}
+
+// RuleCount is how many pairs one rule made equal.
+type RuleCount struct {
+	Rule  string `json:"rule"`
+	Pairs int64  `json:"pairs"`
 }
 
 // Bucket is one point of the match-rate chart.
@@ -103,9 +113,11 @@ type Field struct {
 	Samples int           `json:"samples"`
 }
 
-// FieldWaiver is a waiver that accepted a field.
+// FieldWaiver is a waiver that accepted a field. Kind labels where it
+// comes from (store.Waiver.Kind): deliberate, known legacy defect, QA.
 type FieldWaiver struct {
 	ID     string `json:"id"`
+	Kind   string `json:"kind"`
 	Reason string `json:"reason"`
 	By     string `json:"by"`
 }
@@ -121,12 +133,8 @@ func Build(ctx context.Context, src Source, opt Options, withSamples bool) (*Rep
 	rep := &Report{GeneratedAt: opt.Now().UTC(), Gate: opt.Gate, Routes: []Route{}}
 	for _, s := range summaries {
 		r := Route{Route: s.Route, Counts: s.Counts, MatchRate: rate(s.MatchRate()),
-			Ready: s.Verdict.Ready, Verdict: s.Verdict.Reason, Buckets: []Bucket{}, Fields: []Field{},
-			samples: map[string][]store.Sample{}}
-		for _, b := range s.Buckets {
-			r.Buckets = append(r.Buckets, Bucket{Start: b.Start, Pairs: b.Pairs, Different: b.Different,
-				MatchRate: rate(b.MatchRate())})
-		}
+			Ready: s.Verdict.Ready, Verdict: s.Verdict.Reason, Buckets: fitBuckets(s.Buckets), Fields: []Field{},
+			EqualBy: ruleCounts(s.EqualBy), samples: map[string][]store.Sample{}}
 		fields, err := src.Fields(ctx, s.Route)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
@@ -164,14 +172,29 @@ func (rep *Report) add(r Route) {
 	t.Noise += r.Noise
 	t.Accepted += r.Accepted
 	t.Different += r.Different
+	t.BothFailed += r.BothFailed
 	t.DryRun += r.DryRun
+}
+
+func ruleCounts(m map[string]int64) []RuleCount {
+	out := make([]RuleCount, 0, len(m))
+	for r, n := range m {
+		out = append(out, RuleCount{Rule: r, Pairs: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pairs != out[j].Pairs {
+			return out[i].Pairs > out[j].Pairs
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
 }
 
 func field(f store.FieldSummary) Field {
 	out := Field{Field: f.Field, Occurrences: f.Occurrences, Real: f.Real, Noise: f.Noise, Accepted: f.Accepted,
 		Learned: string(f.Learned), Rates: f.Rates.Explain(), Samples: f.Samples}
 	for _, w := range f.Waivers {
-		out.Waivers = append(out.Waivers, FieldWaiver{ID: w.ID, Reason: w.Reason, By: w.By})
+		out.Waivers = append(out.Waivers, FieldWaiver{ID: w.ID, Kind: w.Kind(), Reason: w.Reason, By: w.By})
 	}
 	return out
 }

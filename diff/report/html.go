@@ -18,14 +18,10 @@ var pageTemplate string
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":  func(r float64) string { return strconv.FormatFloat(100*r, 'f', 1, 64) + "%" },
 	"time": func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04:05 MST") },
-	// why drops the verdict's own "ready:" or "not ready:", which the
-	// badge beside it already says.
+	// why drops the verdict's own "— ready" or "— not ready", which
+	// the badge beside it already says.
 	"why": func(reason string) string {
-		_, after, ok := strings.Cut(reason, ": ")
-		if !ok {
-			return reason
-		}
-		return after
+		return strings.NewReplacer(" — not ready", "", " — ready", "").Replace(reason)
 	},
 }).Parse(pageTemplate))
 
@@ -34,6 +30,7 @@ type page struct {
 	Title  string
 	R      *Report
 	Routes []routeView
+	Points int // about how many points a chart has
 }
 
 type routeView struct {
@@ -68,7 +65,7 @@ type sampleView struct {
 // so links work from a file as well as from the admin listener.
 func HTML(rep *Report, opt Options) ([]byte, error) {
 	opt = opt.withDefaults()
-	pg := page{Title: opt.Title, R: rep}
+	pg := page{Title: opt.Title, R: rep, Points: chartPoints}
 	for i, r := range rep.Routes {
 		rv := routeView{Route: r, Anchor: "r" + strconv.Itoa(i+1),
 			Spark: chart(r.Buckets, 120, 28, false), Chart: chart(r.Buckets, 640, 180, true)}

@@ -221,3 +221,30 @@ func TestHandler(t *testing.T) {
 }
 
 func stripPrefix(prefix string, h http.Handler) http.Handler { return http.StripPrefix(prefix, h) }
+
+// A short run still gets a chart: buckets are sized to the run, not to an
+// hour, so five minutes of pairs are many points, and a long run is at
+// most about chartPoints.
+func TestBucketsFitTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		span     time.Duration
+		min, max int
+	}{
+		{5 * time.Minute, 10, 40},
+		{3 * 24 * time.Hour, 10, 40},
+	} {
+		var bs []store.Bucket
+		step := tc.span / 300
+		for i := 0; i < 300; i++ {
+			bs = append(bs, store.Bucket{Start: t0.Add(time.Duration(i) * step), Counts: store.Counts{Pairs: 2, Identical: 1, Different: 1}})
+		}
+		got := report.FitBuckets(bs)
+		var pairs int64
+		for _, b := range got {
+			pairs += b.Pairs
+		}
+		if len(got) < tc.min || len(got) > tc.max || pairs != 600 {
+			t.Errorf("%v run: %d points holding %d pairs; want %d–%d points holding 600", tc.span, len(got), pairs, tc.min, tc.max)
+		}
+	}
+}

@@ -204,6 +204,8 @@ func (a *analysis) classOf(base, hash string, memo map[string]shapeClass) diff.C
 		return diff.Identical
 	case baseEqual:
 		return diff.EqualAfterRules
+	case baseFailed:
+		return diff.BothFailed
 	}
 	sc, ok := memo[hash]
 	if !ok {

@@ -14,8 +14,8 @@ import (
 )
 
 // Counts are pairs by class. Identical + EqualAfterRules + Noise +
-// Accepted + Different = Pairs; DryRun counts the dry-run pairs among
-// them.
+// Accepted + Different + BothFailed = Pairs; DryRun counts the dry-run
+// pairs among them.
 type Counts struct {
 	Pairs           int64 `json:"pairs"`
 	Identical       int64 `json:"identical"`
@@ -23,16 +23,21 @@ type Counts struct {
 	Noise           int64 `json:"noise"`
 	Accepted        int64 `json:"accepted"`
 	Different       int64 `json:"different"`
+	BothFailed      int64 `json:"both_failed"`
 	DryRun          int64 `json:"dry_run"`
 }
 
-// MatchRate is the share of pairs that are not real differences; 0
-// without pairs.
+// Compared is the number of pairs that say something about native:
+// every pair but those where neither side answered.
+func (c Counts) Compared() int64 { return c.Pairs - c.BothFailed }
+
+// MatchRate is the share of compared pairs that are not real
+// differences; 0 without any.
 func (c Counts) MatchRate() float64 {
-	if c.Pairs == 0 {
+	if c.Compared() == 0 {
 		return 0
 	}
-	return float64(c.Pairs-c.Different) / float64(c.Pairs)
+	return float64(c.Compared()-c.Different) / float64(c.Compared())
 }
 
 func (c *Counts) add(class diff.Class, dry bool, n int64) {
@@ -49,6 +54,8 @@ func (c *Counts) add(class diff.Class, dry bool, n int64) {
 		c.Noise += n
 	case diff.Accepted:
 		c.Accepted += n
+	case diff.BothFailed:
+		c.BothFailed += n
 	default:
 		c.Different += n
 	}
@@ -66,6 +73,9 @@ type RouteSummary struct {
 	Counts
 	Buckets []Bucket `json:"buckets"`
 	Verdict Verdict  `json:"verdict"`
+	// EqualBy counts, per rule, the pairs it made equal (a pair may
+	// need several rules).
+	EqualBy map[string]int64 `json:"equal_by,omitempty"`
 }
 
 // RouteNames lists the routes with pairs, sorted.
@@ -124,7 +134,31 @@ func (s *Store) Route(ctx context.Context, route string, gate Gate) (RouteSummar
 	if rs.Verdict, err = s.verdict(ctx, a, gate); err != nil {
 		return RouteSummary{}, err
 	}
+	if rs.EqualBy, err = s.equalBy(ctx, route); err != nil {
+		return RouteSummary{}, err
+	}
 	return rs, nil
+}
+
+func (s *Store) equalBy(ctx context.Context, route string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT rule, n FROM diff_rules WHERE route = ?", route)
+	if err != nil {
+		return nil, fmt.Errorf("diff store: rules: %w", err)
+	}
+	defer rows.Close()
+	var out map[string]int64
+	for rows.Next() {
+		var r string
+		var n int64
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, fmt.Errorf("diff store: rules: %w", err)
+		}
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[r] = n
+	}
+	return out, rows.Err()
 }
 
 // FieldSummary is the second level of a report: one field of a route.

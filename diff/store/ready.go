@@ -10,8 +10,9 @@ import (
 )
 
 // Gate is the cutover rule: a route may move to native once it has at
-// least MinPairs pairs and none of its last LastM pairs is a real
-// difference (noise and waived findings do not count).
+// least MinPairs compared pairs and none of its last LastM compared pairs
+// is a real difference (noise and waived findings do not count; pairs
+// where both sides failed are not compared).
 type Gate struct {
 	MinPairs int `json:"min_pairs"`
 	LastM    int `json:"last_m"`
@@ -29,10 +30,13 @@ type Verdict struct {
 	// Window is how many recent pairs were examined (LastM, or fewer
 	// when the route has fewer pairs); Different how many of them are
 	// real differences, on Fields.
-	Window    int      `json:"window"`
-	Different int      `json:"different"`
-	Fields    []string `json:"fields,omitempty"`
-	Reason    string   `json:"reason"`
+	Window    int `json:"window"`
+	Different int `json:"different"`
+	// BothFailed counts the pairs where neither side answered; they are
+	// not in Pairs, and not in the window.
+	BothFailed int64    `json:"both_failed,omitempty"`
+	Fields     []string `json:"fields,omitempty"`
+	Reason     string   `json:"reason"`
 }
 
 func (s *Store) checkGate(g Gate) error {
@@ -59,14 +63,23 @@ func (s *Store) verdict(ctx context.Context, a *analysis, gate Gate) (Verdict, e
 	if err := s.checkGate(gate); err != nil {
 		return Verdict{}, err
 	}
-	v := Verdict{Route: a.route, Gate: gate, Pairs: a.pairs}
-	rows, err := s.db.QueryContext(ctx, "SELECT base, hash FROM diff_pairs WHERE route = ? ORDER BY at_ns DESC, id DESC LIMIT ?",
-		a.route, gate.LastM)
+	v := Verdict{Route: a.route, Gate: gate}
+	memo := map[string]shapeClass{}
+	for _, r := range a.counts {
+		if r.base == baseFailed {
+			v.BothFailed += r.n
+		} else {
+			v.Pairs += r.n
+		}
+	}
+	// The window is the last LastM compared pairs: a pair where neither
+	// side answered says nothing about native, for or against.
+	rows, err := s.db.QueryContext(ctx, "SELECT base, hash FROM diff_pairs WHERE route = ? AND base <> ? ORDER BY at_ns DESC, id DESC LIMIT ?",
+		a.route, baseFailed, gate.LastM)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("diff store: ready: %w", err)
 	}
 	defer rows.Close()
-	memo := map[string]shapeClass{}
 	fields := map[string]bool{}
 	for rows.Next() {
 		var base, hash string
@@ -91,18 +104,30 @@ func (s *Store) verdict(ctx context.Context, a *analysis, gate Gate) (Verdict, e
 		v.Fields = append(v.Fields, f)
 	}
 	sort.Strings(v.Fields)
-	switch {
-	case v.Pairs == 0:
-		v.Reason = "not ready: no pairs yet"
-	case v.Pairs < int64(gate.MinPairs):
-		v.Reason = fmt.Sprintf("not ready: %s, the gate needs %d", pairs(v.Pairs), gate.MinPairs)
-	case v.Different > 0:
-		v.Reason = fmt.Sprintf("not ready: %d of the last %s differ (%s)", v.Different, pairs(int64(v.Window)), strings.Join(v.Fields, ", "))
-	default:
-		v.Ready = true
-		v.Reason = fmt.Sprintf("ready: %s, none of the last %d differs", pairs(v.Pairs), v.Window)
-	}
+	v.Ready, v.Reason = v.judge()
 	return v, nil
+}
+
+// judge decides and says why, cause first: what QA must look at leads.
+func (v Verdict) judge() (bool, string) {
+	failed := ""
+	if v.BothFailed > 0 {
+		failed = fmt.Sprintf("; %s where both sides failed not counted", pairs(v.BothFailed))
+	}
+	switch {
+	case v.Different > 0 && v.Different == v.Window:
+		if v.Window == 1 {
+			return false, fmt.Sprintf("the only pair differs (%s) — not ready%s", strings.Join(v.Fields, ", "), failed)
+		}
+		return false, fmt.Sprintf("all %d pairs differ (%s) — not ready%s", v.Window, strings.Join(v.Fields, ", "), failed)
+	case v.Different > 0:
+		return false, fmt.Sprintf("%d of the last %s differ (%s) — not ready%s", v.Different, pairs(int64(v.Window)), strings.Join(v.Fields, ", "), failed)
+	case v.Pairs == 0:
+		return false, "no pairs compared yet — not ready" + failed
+	case v.Pairs < int64(v.Gate.MinPairs):
+		return false, fmt.Sprintf("only %s, the gate needs %d — not ready%s", pairs(v.Pairs), v.Gate.MinPairs, failed)
+	}
+	return true, fmt.Sprintf("none of the last %s differs (%s in all) — ready%s", pairs(int64(v.Window)), pairs(v.Pairs), failed)
 }
 
 func pairs(n int64) string {

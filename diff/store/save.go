@@ -30,6 +30,7 @@ const (
 	baseIdentical = "identical"
 	baseEqual     = "equal_after_rules"
 	baseFindings  = "findings"
+	baseFailed    = "both_failed"
 )
 
 // entry is one field of a pair shape; waiver names the waiver whose
@@ -92,7 +93,10 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 	}
 	findings := redact.Findings(o.Result.Findings)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		return s.write(ctx, tx, route, p, base, shape, hash, findings, o.NoiseKeys)
+		if err := s.write(ctx, tx, route, p, base, shape, hash, findings, o.NoiseKeys); err != nil {
+			return err
+		}
+		return s.countRules(ctx, tx, route, o.Result.Rules)
 	})
 	if err != nil {
 		return "", fmt.Errorf("diff store: save: %w", err)
@@ -105,6 +109,8 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 		return diff.Identical, nil
 	case baseEqual:
 		return diff.EqualAfterRules, nil
+	case baseFailed:
+		return diff.BothFailed, nil
 	}
 	a, err := s.analyze(ctx, route, false)
 	if err != nil {
@@ -119,6 +125,8 @@ func baseFor(c diff.Class) string {
 		return baseIdentical
 	case diff.EqualAfterRules:
 		return baseEqual
+	case diff.BothFailed:
+		return baseFailed
 	}
 	return baseFindings
 }
@@ -184,6 +192,17 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 	}
 	if len(findings) > 0 {
 		return s.sample(ctx, tx, route, p, findings)
+	}
+	return nil
+}
+
+// countRules counts which rules made pairs of route equal.
+func (s *Store) countRules(ctx context.Context, tx *sql.Tx, route string, rules []string) error {
+	for _, r := range rules {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_rules (route, rule, n) VALUES (?, ?, 1)"+
+			s.d.addOnConflict("route, rule"), route, keyText(r)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -29,8 +29,9 @@ import (
 
 // Options configure a store; zero fields take the defaults.
 type Options struct {
-	// BucketSize is the width of a time bucket of the match-rate chart.
-	BucketSize time.Duration // 1h
+	// BucketSize is the width of a stored time bucket; reports merge
+	// buckets to fit the run they show, so it is only the finest grain.
+	BucketSize time.Duration // 10s
 	// SamplesPerField bounds the samples kept per route and field (the
 	// newest are kept).
 	SamplesPerField int // 5
@@ -52,7 +53,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.BucketSize <= 0 {
-		o.BucketSize = time.Hour
+		o.BucketSize = 10 * time.Second
 	}
 	if o.SamplesPerField <= 0 {
 		o.SamplesPerField = 5
@@ -236,6 +237,8 @@ func (d *dialect) schema() []string {
 			PRIMARY KEY (route, bucket, base, hash, dry_run))`,
 		`diff_noise (route VARCHAR(190) NOT NULL, field VARCHAR(190) NOT NULL, n BIGINT NOT NULL,
 			PRIMARY KEY (route, field))`,
+		`diff_rules (route VARCHAR(190) NOT NULL, rule VARCHAR(190) NOT NULL, n BIGINT NOT NULL,
+			PRIMARY KEY (route, rule))`,
 		`diff_pairs (route VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL, id CHAR(16) NOT NULL,
 			base VARCHAR(20) NOT NULL, hash CHAR(16) NOT NULL, dry_run SMALLINT NOT NULL,
 			PRIMARY KEY (route, at_ns, id))`,

@@ -214,7 +214,7 @@ func TestReady(t *testing.T) {
 		gate := store.Gate{MinPairs: 5, LastM: 3}
 		same := answer(200, `[1,5000]`)
 		v, err := e.st.Ready(ctx, quotaRoute, gate)
-		if err != nil || v.Ready || v.Reason != "not ready: no pairs yet" {
+		if err != nil || v.Ready || v.Reason != "no pairs compared yet — not ready" {
 			t.Errorf("empty: %+v %v", v, err)
 		}
 		e.observe(t, e.pair(quotaRoute, quotaPath, same, answer(200, `[2,5000]`)), diff.Different)
@@ -237,8 +237,21 @@ func TestReady(t *testing.T) {
 			e.observe(t, e.pair(quotaRoute, quotaPath, same, same), diff.Identical)
 		}
 		v, _ = e.st.Ready(ctx, quotaRoute, gate)
-		if !v.Ready || v.Pairs != 8 || v.Window != 3 || v.Reason != "ready: 8 pairs, none of the last 3 differs" {
+		if !v.Ready || v.Pairs != 8 || v.Window != 3 || v.Reason != "none of the last 3 pairs differs (8 pairs in all) — ready" {
 			t.Errorf("clean window: %+v", v)
+		}
+		// Pairs where neither side answered are neither evidence nor a
+		// difference: they leave the window and the count alone.
+		for i := 0; i < 3; i++ {
+			e.clk.Advance(time.Second)
+			e.observe(t, e.pair(quotaRoute, quotaPath, answer(503, "busy"), answer(0, "")), diff.BothFailed)
+		}
+		v, _ = e.st.Ready(ctx, quotaRoute, gate)
+		if !v.Ready || v.Pairs != 8 || v.BothFailed != 3 || v.Window != 3 || !strings.Contains(v.Reason, "3 pairs where both sides failed not counted") {
+			t.Errorf("both failed: %+v", v)
+		}
+		if rs, _ := e.st.Route(ctx, quotaRoute, gate); rs.BothFailed != 3 || rs.Different != 2 || rs.Pairs != 11 {
+			t.Errorf("route counts: %+v", rs.Counts)
 		}
 		// A waiver clears the older differences for a wider window.
 		wide := store.Gate{MinPairs: 5, LastM: 100}
@@ -248,7 +261,7 @@ func TestReady(t *testing.T) {
 		if _, err := e.st.Accept(ctx, store.Waiver{Route: quotaRoute, Field: "body[*]", Reason: "usage rounding", By: "qa"}); err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := e.st.Ready(ctx, quotaRoute, wide); !v.Ready || v.Window != 8 {
+		if v, _ := e.st.Ready(ctx, quotaRoute, wide); !v.Ready || v.Window != 8 || !strings.HasPrefix(v.Reason, "none of the last 8 pairs differs") {
 			t.Errorf("waived: %+v", v)
 		}
 		if _, err := e.st.Ready(ctx, quotaRoute, store.Gate{MinPairs: 1, LastM: 0}); err == nil {

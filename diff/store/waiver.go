@@ -45,6 +45,25 @@ type Waiver struct {
 // ErrNoWaiver is returned by Revoke for an unknown or revoked id.
 var ErrNoWaiver = errors.New("diff store: no such active waiver")
 
+// Waiver kinds, for reports: where an acceptance comes from.
+const (
+	KindDeliberate   = "deliberate"          // docs/compatibility.md records it (SeedDeliberate)
+	KindLegacyDefect = "known legacy defect" // a PHP 8 artefact of the recordings (SeedKnownDefects)
+	KindQA           = "accepted by QA"
+)
+
+// Kind labels the waiver by where it comes from; the seeded ones say so
+// at the start of their reason.
+func (w Waiver) Kind() string {
+	switch {
+	case strings.HasPrefix(w.Reason, "deliberate:"):
+		return KindDeliberate
+	case strings.HasPrefix(w.Reason, "known legacy defect:"):
+		return KindLegacyDefect
+	}
+	return KindQA
+}
+
 func (w Waiver) predicate() bool { return w.LegacyContains != "" || w.RequestMatch != "" }
 
 func (w Waiver) routeMatches(route string) bool { return w.Route == "*" || w.Route == route }

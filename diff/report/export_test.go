@@ -1,0 +1,4 @@
+package report
+
+// FitBuckets exposes fitBuckets to the external tests.
+var FitBuckets = fitBuckets
