@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -13,7 +14,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"weaveproxy/diff"
+	"weaveproxy/diff/recorder"
+	"weaveproxy/diff/store"
 	"weaveproxy/native"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/userapi"
@@ -154,6 +159,16 @@ func mode(t *testing.T, file, route string) routes.Mode {
 func TestCLIWaivers(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "d.db")
+	// A waiver needs a record that saw the difference: none is created
+	// by a mistyped --diff-db.
+	if _, stderr, ok := run(t, dir, "diff", "accept", "--diff-db", db, "--route", "GET /{version}/{user}/info/quota",
+		"--path", "body[1]", "--reason", "r", "--by", "qa"); ok || !strings.Contains(stderr, "no diff store") {
+		t.Fatalf("accept on no store: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d.db")); err == nil {
+		t.Fatal("diff accept created an empty store")
+	}
+	recordQuotaDifference(t, db)
 	out, stderr, ok := run(t, dir, "diff", "accept", "--diff-db", db, "--route", "GET /{version}/{user}/info/quota",
 		"--path", "body[1]", "--reason", "quota is configured per deployment", "--by", "qa")
 	id := strings.TrimPrefix(strings.TrimSpace(out), "accepted ")
@@ -177,5 +192,25 @@ func TestCLIWaivers(t *testing.T) {
 	}
 	if out, stderr, ok = run(t, dir, "diff", "seed-known-defects", "--diff-db", db, "--by", "qa"); !ok || !strings.Contains(out, "accepted 3") {
 		t.Fatalf("seed: %s %s", out, stderr)
+	}
+}
+
+// recordQuotaDifference stores one info/quota pair whose quota differs
+// (body[1]), as a shadowed request would.
+func recordQuotaDifference(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := http.Header{"Content-Type": {"application/json"}}
+	p := diff.Pair{Route: "GET /{version}/{user}/info/quota", At: time.Now(),
+		Request: diff.Exchange{Method: "GET", Path: "/1.0/alice/info/quota", Header: http.Header{}},
+		Legacy:  diff.Answer{Status: 200, Header: h, Body: []byte("[1,5000]")},
+		Native:  diff.Answer{Status: 200, Header: h, Body: []byte("[1,5120]")}}
+	if _, err := recorder.New(st, nil).Observe(ctx, p); err != nil {
+		t.Fatal(err)
 	}
 }
