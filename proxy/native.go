@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"weaveproxy/proxy/metrics"
 	"weaveproxy/proxy/routes"
 )
 
@@ -32,7 +33,7 @@ func (p *Proxy) serveNative(w http.ResponseWriter, r *http.Request, m routes.Mat
 		buf.status = http.StatusInternalServerError
 	}
 	if buf.code() >= 500 {
-		p.metrics.Fallbacks.WithLabelValues(m.Route.Match).Inc()
+		p.metrics.Fallbacks.WithLabelValues(metrics.Route(m.Route.Match)).Inc()
 		p.log.Warn("native failed, answering from legacy", "route", m.Route.Match,
 			"status", buf.code(), "native_duration", time.Since(start))
 		legacy.ServeHTTP(w, replay(r, body))

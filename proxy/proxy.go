@@ -163,7 +163,7 @@ func (p *Proxy) swap(t *routes.Table) {
 	}
 	p.metrics.RouteMode.Reset()
 	for _, rt := range t.Routes {
-		p.metrics.RouteMode.WithLabelValues(rt.Match, string(rt.Mode)).Set(1)
+		p.metrics.RouteMode.WithLabelValues(metrics.Route(rt.Match), string(rt.Mode)).Set(1)
 	}
 }
 
@@ -186,7 +186,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	side := p.dispatch(sw, r, st, m)
-	route, mode := m.Name(), string(m.Mode())
+	route, mode := metrics.Route(m.Name()), string(m.Mode())
 	p.metrics.Requests.WithLabelValues(route, mode, side, strconv.Itoa(sw.code())).Inc()
 	p.metrics.Duration.WithLabelValues(route, mode, side).Observe(time.Since(start).Seconds())
 }

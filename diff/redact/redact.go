@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"weaveproxy/diff"
+	"weaveproxy/internal/weaveurl"
 )
 
 // Mark replaces every secret.
@@ -45,13 +46,17 @@ var resetCode = regexp.MustCompile(`[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]
 
 // Pair returns a copy of p with every secret replaced by Mark.
 func Pair(p diff.Pair) diff.Pair {
-	storage := isStorage(p.Request.Path)
+	c := weaveurl.Classify(p.Request.Method, p.Request.Path)
+	// Storage bodies are user data, kept for diagnosis; anything else (the
+	// User API, pages, and any path not well formed, which a server that
+	// cleans paths could route elsewhere) is scrubbed.
+	storage := c.Kind.StorageAPI() && c.Shape != ""
 	out := p
 	out.Request = diff.Exchange{
 		Method: p.Request.Method,
 		Path:   Target(p.Request.Path),
 		Header: headers(p.Request.Header),
-		Body:   requestBody(p.Request, storage),
+		Body:   requestBody(p.Request, c, storage),
 	}
 	out.Legacy = answer(p.Legacy, storage)
 	out.Native = answer(p.Native, storage)
@@ -90,17 +95,6 @@ func secretLeaf(p string) bool {
 	i := strings.LastIndexAny(p, ".[")
 	leaf := strings.Trim(p[i+1:], `"]`)
 	return secretFields[strings.ToLower(leaf)]
-}
-
-// isStorage tells storage API calls (whose bodies are user data, kept for
-// diagnosis) from the User API, password-reset and captcha pages.
-func isStorage(target string) bool {
-	for _, v := range []string{"/1.0/", "/1.1/", "/1/"} {
-		if strings.HasPrefix(target, v) {
-			return true
-		}
-	}
-	return false
 }
 
 func headers(h http.Header) http.Header {
@@ -147,18 +141,18 @@ func query(q string) string {
 	return strings.Join(parts, "&")
 }
 
-func requestBody(r diff.Exchange, storage bool) []byte {
+func requestBody(r diff.Exchange, c weaveurl.Request, storage bool) []byte {
 	if len(r.Body) == 0 || storage {
 		return cloneBytes(r.Body)
 	}
-	p, _, _ := strings.Cut(r.Path, "?")
-	p = strings.TrimSuffix(p, "/")
-	if strings.HasSuffix(p, "/password") {
-		// POST /user/1.0/<u>/password: the body is the new password.
+	// POST /user/1.0/<u>/password: the body is the new password. A path
+	// outside the grammar (dot or empty segments) might reach that too on a
+	// server that cleans paths: keep none of its body either.
+	if c.Shape == "" || c.Action == "password" {
 		return []byte(Mark)
 	}
 	out, parsed := body(r.Header.Get("Content-Type"), r.Body)
-	if !parsed && !strings.HasSuffix(p, "/email") {
+	if !parsed && c.Action != "email" {
 		// A request body we cannot take apart may be a password in any
 		// shape (PUT /user/1.0/<u> with broken JSON): keep none of it.
 		// Only the e-mail change sends plain text that is not a secret.

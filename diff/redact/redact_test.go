@@ -87,3 +87,26 @@ func TestFindings(t *testing.T) {
 		t.Errorf("ordinary findings must be kept: %+v", fs[2])
 	}
 }
+
+// Paths are classified by weaveurl: a trailing slash is the same route, and
+// a path outside the grammar is not storage (a server that cleans paths
+// could route it to the User API), so its body is not kept.
+func TestBodiesByRoute(t *testing.T) {
+	const pw = `"correct horse battery"`
+	for _, tc := range []struct {
+		path string
+		kept bool
+	}{
+		{"/user/1.0/alice/password", false},
+		{"/user/1/alice/password/", false},
+		{"/1.1/alice/storage/%2e%2e/%2e%2e/%2e%2e/user/1.0/alice/password", false},
+		{"/1.1/alice/storage//password", false},
+		{"/1.1/alice/storage/password", true},
+	} {
+		r := Pair(diff.Pair{Request: diff.Exchange{Method: "POST", Path: tc.path,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(pw)}})
+		if kept := string(r.Request.Body) == pw; kept != tc.kept {
+			t.Errorf("POST %s: body %q, kept %v, want %v", tc.path, r.Request.Body, kept, tc.kept)
+		}
+	}
+}

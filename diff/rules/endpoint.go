@@ -3,6 +3,8 @@ package rules
 import (
 	"net/url"
 	"strings"
+
+	"weaveproxy/internal/weaveurl"
 )
 
 // Kind is the API call a request makes, as far as the comparison rules
@@ -72,91 +74,54 @@ func (e Endpoint) Write() bool {
 	return false
 }
 
-// Classify names the API call of a raw request target.
+// Classify names the API call of a raw request target. The path is
+// classified by internal/weaveurl, so the template is the proxy's route
+// name and replayed and shadowed pairs of one route land in one row.
 func Classify(method, target string) Endpoint {
-	method = strings.ToUpper(method)
 	rawPath, rawQuery, _ := strings.Cut(target, "?")
 	q, _ := url.ParseQuery(rawQuery)
-	e := Endpoint{Kind: Other, Method: method, Query: q, Template: method + " (other)"}
-	segs := strings.Split(strings.TrimPrefix(rawPath, "/"), "/")
-	// A trailing slash names the same resource (PHP ignores it); an empty
-	// segment anywhere else is a malformed path.
-	if n := len(segs); n > 1 && segs[n-1] == "" {
-		segs = segs[:n-1]
+	c := weaveurl.Classify(method, rawPath)
+	e := Endpoint{Kind: Other, Method: c.Method, Query: q, Template: c.Method + " (other)"}
+	if c.Shape == "" {
+		return e
 	}
-	for _, s := range segs {
-		if s == "" {
-			return e
-		}
-	}
-	switch {
-	case len(segs) >= 2 && segs[0] == "user":
+	e.Template = c.Method + " " + c.Shape
+	switch c.Kind {
+	case weaveurl.User:
 		e.Kind = UserAPI
-		// Named as the proxy's route table names them, so replayed and
-		// shadowed pairs of one route land in one row of the report.
-		e.Template = method + " /user/" + segs[1]
-		if isUserVersion(segs[1]) {
-			e.Template = method + " /user/{version}"
-		}
-		if len(segs) >= 3 {
-			e.Template += "/{user}"
-		}
-		if len(segs) >= 4 {
-			e.Template += "/" + strings.Join(segs[3:], "/")
-		}
-	case len(segs) >= 2 && segs[0] == "misc":
+	case weaveurl.Misc:
 		e.Kind = Misc
-		e.Template = method + " " + rawPath
-	case len(segs) >= 3 && isVersion(segs[0]):
-		classifyStorage(&e, segs[2:])
+	case weaveurl.Info:
+		e.Kind = infoKinds[c.Info]
+		if e.Kind == "" || c.Method != "GET" || strings.HasSuffix(c.Shape, "{other}") {
+			e.Kind = InfoOther
+		}
+	case weaveurl.Storage:
+		e.Kind = storageKinds[c.Method+" "+strings.TrimPrefix(c.Shape, "/{version}/{user}/")]
+		if e.Kind == "" && !strings.HasSuffix(c.Shape, "{other}") {
+			e.Kind = StorageOther
+		}
+		if e.Kind == "" {
+			e.Kind = Other
+		}
 	}
 	return e
 }
 
-func isVersion(s string) bool { return s == "1.0" || s == "1.1" || s == "1" }
+var infoKinds = map[string]Kind{"collections": InfoCollections, "collection_counts": InfoCounts,
+	"quota": InfoQuota, "collection_usage": InfoUsage}
 
-func isUserVersion(s string) bool { return s == "1.0" || s == "1" }
-
-func classifyStorage(e *Endpoint, rest []string) {
-	base := e.Method + " /{version}/{user}/"
-	m := e.Method
-	switch {
-	case rest[0] == "info" && len(rest) == 2:
-		e.Template = base + "info/" + rest[1]
-		switch {
-		case m != "GET":
-			e.Kind = InfoOther
-		case rest[1] == "collections":
-			e.Kind = InfoCollections
-		case rest[1] == "collection_counts":
-			e.Kind = InfoCounts
-		case rest[1] == "quota":
-			e.Kind = InfoQuota
-		case rest[1] == "collection_usage":
-			e.Kind = InfoUsage
-		default:
-			e.Kind = InfoOther
-			e.Template = base + "info/{other}"
-		}
-	case rest[0] == "storage" && len(rest) == 1:
-		e.Template = base + "storage"
-		e.Kind = StorageOther
-		if m == "DELETE" {
-			e.Kind = StorageDelete
-		}
-	case rest[0] == "storage" && len(rest) == 2:
-		e.Template = base + "storage/{collection}"
-		e.Kind = map[string]Kind{"GET": CollectionGet, "POST": CollectionPost,
-			"PUT": CollectionPost, "DELETE": CollectionDelete}[m]
-	case rest[0] == "storage" && len(rest) == 3:
-		e.Template = base + "storage/{collection}/{id}"
-		e.Kind = map[string]Kind{"GET": ItemGet, "PUT": ItemPut, "DELETE": ItemDelete}[m]
-	default:
-		e.Template = base + "{other}"
-	}
-	if e.Kind == "" {
-		e.Kind = StorageOther
-	}
+// storageKinds by method and shape below /{version}/{user}/. PUT on a
+// collection is a POST, as native serves it.
+var storageKinds = map[string]Kind{
+	"DELETE storage":                   StorageDelete,
+	"GET storage/{collection}":         CollectionGet,
+	"POST storage/{collection}":        CollectionPost,
+	"PUT storage/{collection}":         CollectionPost,
+	"DELETE storage/{collection}":      CollectionDelete,
+	"GET storage/{collection}/{id}":    ItemGet,
+	"PUT storage/{collection}/{id}":    ItemPut,
+	"DELETE storage/{collection}/{id}": ItemDelete,
 }
 
 // RouteOf names the route of a request in the proxy's terms. Replays,

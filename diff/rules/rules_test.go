@@ -34,8 +34,12 @@ func TestClassify(t *testing.T) {
 		{"PUT", "/user/1.0/alice", UserAPI, "PUT /user/{version}/{user}"},
 		{"POST", "/user/1.0/alice/password", UserAPI, "POST /user/{version}/{user}/password"},
 		{"GET", "/user/1.0/alice/node/weave", UserAPI, "GET /user/{version}/{user}/node/weave"},
-		{"GET", "/misc/1.0/captcha_html", Misc, "GET /misc/1.0/captcha_html"},
-		{"GET", "/weave-password-reset?key=X", Other, "GET (other)"},
+		{"GET", "/misc/1.0/captcha_html", Misc, "GET /misc/{version}/captcha_html"},
+		{"GET", "/weave-password-reset?key=X", Other, "GET /weave-password-reset"},
+		{"PUT", "/user/1/alice/", UserAPI, "PUT /user/{version}/{user}"},
+		{"GET", "/user/1.0/alice/frob", UserAPI, "GET /user/{version}/{user}/{other}"},
+		{"GET", "/1.1/alice/info/%71uota", InfoOther, "GET /{version}/{user}/info/{other}"},
+		{"GET", "/1.1/alice/storage/%2e%2e", Other, "GET (other)"},
 	}
 	for _, tt := range tests {
 		e := Classify(tt.method, tt.target)

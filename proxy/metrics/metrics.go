@@ -7,7 +7,23 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"weaveproxy/internal/weaveurl"
 )
+
+// Unmatched is the route label of every request that is no Weave route.
+const Unmatched = "unmatched"
+
+// Route is the route label for a route name: the name when it is one of
+// the Weave routes (internal/weaveurl), Unmatched otherwise. The label's
+// values are thus the route list, whatever a caller passes, and match
+// routes.yaml, budgets and report rows by construction.
+func Route(name string) string {
+	if weaveurl.IsRoute(name) {
+		return name
+	}
+	return Unmatched
+}
 
 // BreakerStates maps a breaker state name to the gauge value.
 var BreakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}

@@ -64,3 +64,17 @@ func TestRequestsCountedByLabels(t *testing.T) {
 func formatFloat(f float64) string {
 	return map[float64]string{0: "0", 1: "1", 2: "2"}[f]
 }
+
+func TestRouteLabelIsBounded(t *testing.T) {
+	for name, want := range map[string]string{
+		"GET /{version}/{user}/info/collections": "GET /{version}/{user}/info/collections",
+		"PUT /user/{version}/{user}":             "PUT /user/{version}/{user}",
+		"GET /1.1/alice/info/collections":        Unmatched,
+		"unmatched":                              Unmatched,
+		"":                                       Unmatched,
+	} {
+		if got := Route(name); got != want {
+			t.Errorf("Route(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
