@@ -2,6 +2,7 @@ package userapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"unicode/utf8"
@@ -94,21 +95,24 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, req req
 	text(w, "success")
 }
 
-// checkResetCode finds the user and verifies code; every failure is 400 10
-// so the answer says nothing about which part was wrong.
+// checkResetCode finds the user and verifies code. An unknown user is 404
+// (PY; whether a name exists is public anyway: GET /user/1.0/<name>);
+// every failure of the code itself is 400 10, so the answer says nothing
+// about which part of it was wrong.
 func (h *Handler) checkResetCode(r *http.Request, req request, code string) (store.User, error) {
 	bad := func(cause error) (store.User, error) {
 		h.emit(r, "InvalidResetCode", "Invalid reset code submitted", 5, req.name)
 		return store.User{}, &weave.Error{Status: 400, Code: weave.CodeInvalidResetCode, Err: cause}
 	}
-	if h.cfg.Resets == nil {
-		return bad(errors.New("resets not configured"))
-	}
 	u, err := h.cfg.Users.UserByName(r.Context(), req.name)
 	if errors.Is(err, store.ErrNotFound) {
-		return bad(err)
+		h.emit(r, "InvalidResetCode", "Reset code submitted for an unknown user", 5, req.name)
+		return u, msgErr(http.StatusNotFound, errNotFound.Message, fmt.Errorf("reset code for unknown user %q: %w", req.name, err))
 	} else if err != nil {
 		return u, backend("reset lookup", err)
+	}
+	if h.cfg.Resets == nil {
+		return bad(errors.New("resets not configured"))
 	}
 	if err := h.cfg.Resets.Verify(r.Context(), u, code); errors.Is(err, auth.ErrInvalidResetCode) {
 		return bad(err)
@@ -120,11 +124,11 @@ func (h *Handler) checkResetCode(r *http.Request, req request, code string) (sto
 
 // requestReset mails a reset code. A second request while a code is live
 // sends nothing and answers success all the same.
+// The order is the client's: captcha (when on), then the user (400 3 for
+// a name that does not exist, whatever the server is missing), then the
+// mail service, so a client can tell a typo from a server that cannot
+// mail.
 func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request, req request) {
-	if h.cfg.Resets == nil || !h.cfg.Resets.Enabled() {
-		h.fail(w, r, msgErr(http.StatusServiceUnavailable, "Password reset unavailable", auth.ErrNoMailer))
-		return
-	}
 	if h.cfg.Captcha != nil {
 		q := r.URL.Query()
 		if err := h.verifyCaptcha(r, req.name, q.Get("captcha-challenge"), q.Get("captcha-response")); err != nil {
@@ -138,6 +142,10 @@ func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request, req reque
 		return
 	} else if err != nil {
 		h.fail(w, r, backend("reset lookup", err))
+		return
+	}
+	if h.cfg.Resets == nil || !h.cfg.Resets.Enabled() {
+		h.fail(w, r, msgErr(http.StatusServiceUnavailable, "Password reset unavailable", auth.ErrNoMailer))
 		return
 	}
 	sent, err := h.cfg.Resets.Request(r.Context(), u)

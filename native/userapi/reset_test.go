@@ -92,6 +92,28 @@ func TestPasswordResetFailures(t *testing.T) {
 		off.create("alice", "correct horse 1", "alice@example.com")
 		off.want(off.do("GET", "/user/1.0/alice/password_reset", ""), 503, `"Password reset unavailable"`)
 		off.want(off.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", "AAAA-BBBB-CCCC-DDDD"), 400, "10")
+		// The user is checked before the mail service: an unknown name
+		// is 400 3 even where nothing could be mailed.
+		off.want(off.do("GET", "/user/1.0/nobody/password_reset", ""), 400, "3")
+		off.want(off.do("POST", "/user/1.0/nobody/password", "brand new pass", "X-Weave-Password-Reset", "AAAA-BBBB-CCCC-DDDD"), 404, `"Not found"`)
+	})
+}
+
+// A reset code for a user that does not exist is 404 (PY), not the 400 10
+// of a wrong code, and changes nothing.
+func TestPasswordResetUnknownUser(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, be storetest.Backend) {
+		e := newEnv(t, be)
+		e.create("alice", "correct horse 1", "alice@example.com")
+		e.want(e.do("GET", "/user/1.0/alice/password_reset", ""), 200, "success")
+		code := keyRE.FindString(e.nextMail().Body)
+		e.want(e.do("POST", "/user/1.0/nobody/password", "brand new pass", "X-Weave-Password-Reset", code), 404, `"Not found"`)
+		e.want(e.do("POST", "/user/1.0/nobody/password", "brand new pass", "X-Weave-Password-Reset", "not-a-code"), 404, `"Not found"`)
+		if !e.events.Has("InvalidResetCode", 5) {
+			t.Error("no InvalidResetCode event for a code sent for an unknown user")
+		}
+		// Alice's code still works: the stray attempts did not spend it.
+		e.want(e.do("POST", "/user/1.0/alice/password", "brand new pass", "X-Weave-Password-Reset", code), 200, "success")
 	})
 }
 
