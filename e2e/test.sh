@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of weaveproxy on a fresh Debian machine: installs the real
-# servers the tests start (MariaDB, memcached, PHP, php-fpm, nginx, Chromium)
-# when they are missing, then vets, tests, and runs each fuzz target briefly.
+# servers the tests start (MariaDB, memcached, PHP, php-fpm, nginx, Chromium,
+# OpenLDAP) when they are missing, then vets, tests, and runs each fuzz target
+# briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/usr/local/go/bin"
@@ -17,11 +18,16 @@ php -m 2>/dev/null | grep -qi '^mbstring$' || need+=(php-mbstring)
 command -v php-fpm8.2 >/dev/null 2>&1 || command -v php-fpm >/dev/null 2>&1 || need+=(php-fpm)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v slapd >/dev/null 2>&1 || need+=(slapd)
+command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian's slapd package starts a system directory on port 389 of every
+  # interface; the tests run their own on loopback, so stop that one.
+  case " ${need[*]} " in *" slapd "*) $SUDO service slapd stop >/dev/null 2>&1 || true ;; esac
 fi
 
 go vet ./...

@@ -120,6 +120,10 @@ var debianPackage = map[string]string{
 	"php-fpm8.2":         "php-fpm (and php-mysql)",
 	"php-fpm":            "php-fpm (and php-mysql)",
 	"nginx":              "nginx-light",
+	"slapd":              "slapd",
+	"ldapadd":            "ldap-utils",
+	"ldapmodify":         "ldap-utils",
+	"ldapsearch":         "ldap-utils",
 }
 
 // lookBinary finds the first of names in PATH or in the usual sbin

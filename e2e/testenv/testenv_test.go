@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -328,5 +329,26 @@ func TestLegacyPHPUnderFPM(t *testing.T) {
 	}
 	if code, _ := do("GET", "/1.0/fpmuser/info/collections", "", false); code != 401 {
 		t.Fatalf("GET without credentials: %d, want 401", code)
+	}
+}
+
+func TestSlapd(t *testing.T) {
+	s := StartSlapd(t, SlapdOptions{})
+	s.Add(t, "dn: uid=alice,"+s.Suffix+"\nobjectClass: inetOrgPerson\ncn: alice\nsn: alice\nuid: alice\nuserPassword: alice-pw\n")
+	search := func(bindDN, pw string) (string, error) {
+		cmd := exec.Command(requireBinary(t, "ldapsearch"), "-x", "-LLL", "-H", s.URL, "-D", bindDN, "-w", pw,
+			"-b", s.Suffix, "(uid=alice)", "uid")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := search("uid=alice,"+s.Suffix, "alice-pw"); err != nil || !strings.Contains(out, "uid: alice") {
+		t.Fatalf("bind as the seeded user and search: %v\n%s", err, out)
+	}
+	if out, err := search("uid=alice,"+s.Suffix, "wrong"); err == nil {
+		t.Fatalf("a wrong password bound:\n%s", out)
+	}
+	s.Stop()
+	if _, err := search(s.RootDN, s.RootPW); err == nil {
+		t.Fatal("stopped slapd still answers")
 	}
 }
