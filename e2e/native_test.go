@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -45,6 +46,40 @@ func TestMySQLSession(t *testing.T) {
 	dsn := testenv.MariaDB(t)
 	s := startServer(t, "--db", "mysql:"+dsn, "--registration", "open")
 	syncSession(t, s)
+}
+
+// TestLDAPSession is the same session with the accounts in a real slapd
+// (both directory layouts) and the storage in SQLite or MySQL.
+func TestLDAPSession(t *testing.T) {
+	for _, preset := range []string{"inetorgperson", "mozilla"} {
+		for _, db := range []string{"sqlite", "mysql"} {
+			t.Run(preset+"/"+db, func(t *testing.T) {
+				sl := testenv.StartSlapd(t, testenv.SlapdOptions{Schemas: []string{"../native/auth/ldapdir/testdata/mozilla-sync.schema"}})
+				sl.Add(t, "dn: ou=people,"+sl.Suffix+"\nobjectClass: organizationalUnit\nou: people\n")
+				pwFile := filepath.Join(t.TempDir(), "bind.pw")
+				if err := os.WriteFile(pwFile, []byte(sl.RootPW+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"--auth", "ldap", "--ldap-url", sl.URL, "--ldap-base", "ou=people," + sl.Suffix,
+					"--ldap-bind-dn", sl.RootDN, "--ldap-bind-password-file", pwFile, "--ldap-preset", preset}
+				if db == "mysql" {
+					args = append(args, "--db", "mysql:"+testenv.MariaDB(t))
+				}
+				syncSession(t, startServer(t, args...))
+				// The session's second account stays: it lives in the
+				// directory, with a password slapd hashed as {SSHA}.
+				got := sl.Search(t, "(uid=someoneelse)", "userPassword")
+				_, b64, _ := strings.Cut(got, "userPassword:: ")
+				pw, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+				if !strings.HasPrefix(string(pw), "{SSHA}") {
+					t.Fatalf("someoneelse in the directory:\n%s", got)
+				}
+				if got := sl.Search(t, "(uid=minimaluser)"); got != "" {
+					t.Fatalf("deleted account still in the directory:\n%s", got)
+				}
+			})
+		}
+	}
 }
 
 func syncSession(t *testing.T, s *server) {
@@ -107,6 +142,12 @@ func syncSession(t *testing.T, s *server) {
 	c.do("DELETE", "/1.1/"+user+"/storage", "", true).want(t, "wipe without confirm", 400, "4")
 	c.do("DELETE", "/1.1/"+user+"/storage", "", true, "X-Confirm-Delete", "1").want(t, "wipe", 200, "")
 	c.do("GET", "/1.1/"+user+"/info/collections", "", true).want(t, "info after wipe", 200, "{}")
+
+	const newPass = "staple horse battery correct"
+	c.do("POST", "/user/1.0/"+user+"/password", newPass, true).want(t, "change password", 200, "success")
+	c.do("GET", "/1.1/"+user+"/info/collections", "", true).want(t, "old password after change", 401, "")
+	c = newClient(t, s.URL, user, newPass)
+	c.do("GET", "/1.1/"+user+"/info/collections", "", true).want(t, "new password", 200, "{}")
 
 	c.do("DELETE", "/user/1.0/"+user, "", true).want(t, "delete account", 200, "")
 	c.do("GET", "/user/1.0/"+user, "", false).want(t, "exists after delete", 200, "0")

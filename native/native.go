@@ -24,6 +24,11 @@ import (
 // working default.
 type Config struct {
 	Engine store.Engine
+	// Users holds the accounts; nil: Engine's users table. A directory
+	// (ldapdir) keeps them elsewhere while storage stays in Engine under
+	// the ids it gives. When Users implements DryRunUsers, a dry run uses
+	// that view; otherwise the rolled-back transaction's users table.
+	Users store.Users
 	// Auth checks Basic credentials; nil uses auth.NewBasic on Engine. The
 	// caller wraps it for lockout.
 	Auth   auth.Authenticator
@@ -62,8 +67,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Users == nil {
+		cfg.Users = cfg.Engine
+	}
 	if cfg.Auth == nil {
-		cfg.Auth = auth.NewBasic(cfg.Engine, auth.BasicOptions{Events: cfg.Events})
+		cfg.Auth = auth.NewBasic(cfg.Users, auth.BasicOptions{Events: cfg.Events})
 	}
 	s := &Server{cfg: cfg}
 	s.storage = storageapi.New(storageapi.Config{
@@ -72,12 +80,12 @@ func New(cfg Config) (*Server, error) {
 		RetryAfter: cfg.RetryAfter, Now: cfg.Now,
 	})
 	s.users = userapi.New(userapi.Config{
-		Users: cfg.Engine, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
+		Users: cfg.Users, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
 		Registration: cfg.Registration, Captcha: cfg.Captcha, Resets: cfg.Resets,
 		NodeURL: s.nodeURL,
 	})
 	pages, err := resetpages.New(resetpages.Config{
-		Users: cfg.Engine, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
+		Users: cfg.Users, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
 		Events: cfg.Events, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -109,19 +117,30 @@ func (s *Server) DryRun() http.Handler {
 	})
 }
 
+// DryRunUsers is a Users backend living partly outside the database,
+// which gives a view of itself over a rolled-back transaction that keeps
+// its own writes out (ldapdir.Directory).
+type DryRunUsers interface {
+	DryRunUsers(tx store.Engine) store.Users
+}
+
 // view is a Server over tx with every side effect beyond the database
 // turned off. The storage handler is a shallow copy (its router compiled
 // once) with a timestamp memory of its own, so rolled-back writes never
 // push real timestamps forward; the User API is cheap to rebuild.
 func (s *Server) view(tx store.Engine) (*Server, error) {
-	quiet := auth.NewBasic(tx, auth.BasicOptions{})
+	var users store.Users = tx
+	if d, ok := s.cfg.Users.(DryRunUsers); ok {
+		users = d.DryRunUsers(tx)
+	}
+	quiet := auth.NewBasic(users, auth.BasicOptions{})
 	c := *s
 	c.storage = s.storage.WithEngine(tx).WithOwnStamps().WithAuth(quiet).WithEvents(cef.Discard{})
 	c.users = userapi.New(userapi.Config{
-		Users: tx, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
+		Users: users, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
 		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL,
 	})
-	pages, err := resetpages.New(resetpages.Config{Users: tx, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
+	pages, err := resetpages.New(resetpages.Config{Users: users, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

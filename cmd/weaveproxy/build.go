@@ -164,7 +164,11 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		log.Info("no memcache configured: lockout and rate counters live in this process only")
 	}
 
-	basic := auth.NewBasic(np.engine, auth.BasicOptions{Events: events})
+	users, err := buildUsers(&f.accounts, np.engine, base)
+	if err != nil {
+		return nil, err
+	}
+	basic := auth.NewBasic(users, auth.BasicOptions{Events: events})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.
@@ -176,9 +180,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	cfg := native.Config{
-		Engine: np.engine, Auth: np.lockout, Events: events, Logger: log,
+		Engine: np.engine, Users: users, Auth: np.lockout, Events: events, Logger: log,
 		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
-		Resets: resets(f, np.engine),
+		Resets: resets(f, users),
 	}
 	if f.captchaURL != "" {
 		v, err := captcha.New(captcha.Config{VerifyURL: f.captchaURL, PublicKey: f.captchaPub, PrivateKey: f.captchaPriv})
@@ -192,7 +196,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	log.Info("native server ready", "db", redactDSN(f.dsn), "engine", base.Name(),
-		"registration", reg, "quota_kb", f.quotaKB, "memcache", f.memcache != "")
+		"registration", reg, "quota_kb", f.quotaKB, "memcache", f.memcache != "", "auth", f.accounts.auth)
 	return np, nil
 }
 

@@ -48,6 +48,7 @@ type serveFlags struct {
 	drainTimeout time.Duration
 	timeouts     timeouts
 	adminToken   string // --admin-token-file
+	accounts     accountFlags
 }
 
 // timeouts bound how long one connection may hold the server: a client
@@ -117,6 +118,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	// comparison, so the server never cuts an answer legacy is still giving.
 	fs.DurationVar(&f.timeouts.write, "write-timeout", 3*time.Minute, "deadline for answering one request, from the end of its headers")
 	fs.DurationVar(&f.timeouts.idle, "idle-timeout", time.Minute, "how long an idle keep-alive connection stays open")
+	addAccountFlags(fs, &f.accounts)
 	return f, fs
 }
 

@@ -14,7 +14,9 @@ import (
 // Slapd is a throwaway OpenLDAP server: its own slapd.conf and mdb
 // database under a temp dir, listening on ldap://127.0.0.1:PORT only.
 type Slapd struct {
-	URL      string // "ldap://127.0.0.1:PORT"
+	URL string // "ldap://127.0.0.1:PORT"
+	// LDAPSURL is "ldaps://127.0.0.1:PORT2" when TLS was configured.
+	LDAPSURL string
 	Suffix   string // the database's base DN
 	RootDN   string // the directory manager, allowed everything
 	RootPW   string
@@ -29,7 +31,8 @@ type SlapdOptions struct {
 	// Schemas are extra schema files (slapd.conf syntax) included after
 	// the standard ones, e.g. a deployment's own attribute types.
 	Schemas []string
-	// TLSCert and TLSKey (PEM files) turn on StartTLS on the same port.
+	// TLSCert and TLSKey (PEM files) turn on StartTLS on the ldap://
+	// port and add an ldaps:// listener.
 	TLSCert, TLSKey string
 }
 
@@ -58,7 +61,12 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 	port := FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	s.URL = "ldap://" + addr
-	args := []string{"-h", s.URL + "/", "-f", s.ConfPath, "-d", "0"}
+	urls := s.URL + "/"
+	if opts.TLSCert != "" {
+		s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(FreePort(t))
+		urls += " " + s.LDAPSURL + "/"
+	}
+	args := []string{"-h", urls, "-f", s.ConfPath, "-d", "0"}
 	p := newProcess("slapd", bin, args, nil, addr, dir)
 	t.Cleanup(p.Stop)
 	if err := p.start(); err != nil {
@@ -115,4 +123,18 @@ func (s *Slapd) ldapTool(t testing.TB, tool, ldif string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("testenv: %s: %v\n%s", tool, err, out.String())
 	}
+}
+
+// Search runs ldapsearch as the root DN under the suffix and returns the
+// entries found as unwrapped LDIF.
+func (s *Slapd) Search(t testing.TB, filter string, attrs ...string) string {
+	t.Helper()
+	bin := requireBinary(t, "ldapsearch")
+	args := append([]string{"-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.URL, "-D", s.RootDN, "-w", s.RootPW,
+		"-b", s.Suffix, filter}, attrs...)
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("testenv: ldapsearch %s: %v\n%s", filter, err, out)
+	}
+	return string(out)
 }

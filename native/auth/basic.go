@@ -148,7 +148,11 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 	if err != nil {
 		return store.User{}, fmt.Errorf("auth: looking up %q: %w", name, err)
 	}
-	if !CheckPassword(u, password) || u.Status != 1 {
+	ok, err := VerifyPassword(r.Context(), b.users, u, password)
+	if err != nil {
+		return store.User{}, fmt.Errorf("auth: checking %q: %w", name, err)
+	}
+	if !ok || u.Status != 1 {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
 		b.fail(r, name, err)
 		return store.User{}, err
@@ -168,7 +172,11 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 func (b *Basic) mismatch(r *http.Request, authName, password, pathUser string) error {
 	target := [][2]string{{"cs2Label", "requestedUser"}, {"cs2", pathUser}}
 	u, err := b.users.UserByName(r.Context(), authName)
-	if err == nil && u.Status == 1 && CheckPassword(u, password) {
+	valid := false
+	if err == nil && u.Status == 1 {
+		valid, _ = VerifyPassword(r.Context(), b.users, u, password)
+	}
+	if valid {
 		b.events.Emit(r, cef.Event{Signature: "CrossUserAccess", Name: "Authenticated user accessed another account",
 			Severity: 7, Username: authName, Extensions: target})
 	} else {

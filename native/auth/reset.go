@@ -179,7 +179,11 @@ func (s *Resets) Complete(ctx context.Context, u store.User, code, newPassword s
 	if err := s.Verify(ctx, u, code); err != nil {
 		return err
 	}
-	if err := s.cfg.Users.SetPasswordMD5(ctx, u.ID, HashPassword(newPassword)); err != nil {
+	stored, err := StoredPassword(s.cfg.Users, newPassword)
+	if err != nil {
+		return fmt.Errorf("auth: hashing password: %w", err)
+	}
+	if err := s.cfg.Users.SetPasswordMD5(ctx, u.ID, stored); err != nil {
 		return fmt.Errorf("auth: setting password: %w", err)
 	}
 	return s.Clear(ctx, u)

@@ -140,7 +140,11 @@ func (h *Handler) newUser(r *http.Request, name string, body createBody) (store.
 			return store.User{}, codeErr(400, weave.CodeEmailMismatch, "e-mail does not match %q", name)
 		}
 	}
-	return store.User{Username: name, MD5: auth.HashPassword(password), Email: email, Status: 1}, nil
+	stored, err := auth.StoredPassword(h.cfg.Users, password)
+	if err != nil {
+		return store.User{}, backend("hash password", err)
+	}
+	return store.User{Username: name, MD5: stored, Email: email, Status: 1}, nil
 }
 
 // passwordError maps the strength rule to Weave codes 7 and 9.

@@ -79,7 +79,12 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, req req
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.cfg.Users.SetPasswordMD5(r.Context(), u.ID, auth.HashPassword(password)); err != nil {
+	stored, err := auth.StoredPassword(h.cfg.Users, password)
+	if err != nil {
+		h.fail(w, r, backend("hash password", err))
+		return
+	}
+	if err := h.cfg.Users.SetPasswordMD5(r.Context(), u.ID, stored); err != nil {
 		h.fail(w, r, backend("set password", err))
 		return
 	}

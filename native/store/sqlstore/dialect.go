@@ -20,7 +20,7 @@ import (
 
 // tables are the (validated, unquoted) names of the engine's tables.
 type tables struct {
-	wbo, collections, users, ttl, reset string
+	wbo, collections, users, ttl, reset, ids string
 }
 
 // dialect is everything that differs between the two backends. The queries

@@ -77,6 +77,10 @@ func mysqlSchema(t tables) []tableDDL {
   userid INT NOT NULL PRIMARY KEY,
   code VARCHAR(32) NOT NULL,
   expires BIGINT NOT NULL` + opts}},
+		{t.ids, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.ids) + ` (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  username VARCHAR(255) NOT NULL,
+  UNIQUE KEY username (username)` + opts}},
 	}
 }
 
@@ -141,5 +145,8 @@ func sqliteSchema(t tables) []tableDDL {
   userid INTEGER NOT NULL PRIMARY KEY,
   code TEXT NOT NULL,
   expires INTEGER NOT NULL)`}},
+		{t.ids, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.ids) + ` (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL COLLATE NOCASE UNIQUE)`}},
 	}
 }

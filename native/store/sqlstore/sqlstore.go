@@ -37,7 +37,11 @@ type Config struct {
 	// table) so that two engines with different legacy tables in one
 	// database never share ttl or reset-code rows.
 	TTLTable, ResetCodesTable string
-	Logger                    *slog.Logger
+	// IDMapTable maps the names of accounts kept outside the users table
+	// (an LDAP directory without uidNumber) to storage ids. Default
+	// "user_ids", or UsersTable+"_ids" for a non-default users table.
+	IDMapTable string
+	Logger     *slog.Logger
 }
 
 // Engine is a store.Engine on an SQL database. Every method is safe for
@@ -112,9 +116,9 @@ func (c Config) tables() (tables, error) {
 	}
 	wbo := pick(c.WBOTable, "wbo")
 	users := pick(c.UsersTable, "users")
-	resetDef := "reset_codes"
+	resetDef, idsDef := "reset_codes", "user_ids"
 	if users != "users" {
-		resetDef = users + "_reset_codes"
+		resetDef, idsDef = users+"_reset_codes", users+"_ids"
 	}
 	t := tables{
 		wbo:         wbo,
@@ -122,8 +126,9 @@ func (c Config) tables() (tables, error) {
 		users:       users,
 		ttl:         pick(c.TTLTable, wbo+"_ttl"),
 		reset:       pick(c.ResetCodesTable, resetDef),
+		ids:         pick(c.IDMapTable, idsDef),
 	}
-	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset} {
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids} {
 		if !tableName.MatchString(n) {
 			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
 		}

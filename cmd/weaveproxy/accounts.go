@@ -1,0 +1,85 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"weaveproxy/native/auth/ldapdir"
+	"weaveproxy/native/store"
+	"weaveproxy/native/store/sqlstore"
+)
+
+// accountFlags choose where accounts live: the users table of --db, or an
+// LDAP directory (storage stays in --db under the ids it gives).
+type accountFlags struct {
+	auth             string
+	ldapURL          string
+	ldapBase         string
+	ldapBindDN       string
+	ldapBindPassFile string
+	ldapFilter       string
+	ldapPreset       string
+	ldapMailAttr     string
+	ldapNodeAttr     string
+	ldapStartTLS     bool
+	ldapCAFile       string
+}
+
+func addAccountFlags(fs *flag.FlagSet, f *accountFlags) {
+	fs.StringVar(&f.auth, "auth", "sql", "where accounts live: sql (the users table of --db) or ldap")
+	fs.StringVar(&f.ldapURL, "ldap-url", "", "LDAP server, ldap://HOST[:PORT] or ldaps://HOST[:PORT]")
+	fs.StringVar(&f.ldapBase, "ldap-base", "", "base DN where users are searched and created")
+	fs.StringVar(&f.ldapBindDN, "ldap-bind-dn", "", "service account DN for searches and writes (default: anonymous searches)")
+	fs.StringVar(&f.ldapBindPassFile, "ldap-bind-password-file", "", "file holding the service account's password")
+	fs.StringVar(&f.ldapFilter, "ldap-user-filter", "(uid=%s)", "filter finding a user; %s is the escaped name")
+	fs.StringVar(&f.ldapPreset, "ldap-preset", "inetorgperson", "directory layout: inetorgperson or mozilla (uidNumber, primaryNode, account-enabled)")
+	fs.StringVar(&f.ldapMailAttr, "ldap-mail-attr", "", "attribute holding the e-mail address (default mail)")
+	fs.StringVar(&f.ldapNodeAttr, "ldap-node-attr", "", "attribute holding the storage node (mozilla preset: primaryNode)")
+	fs.BoolVar(&f.ldapStartTLS, "ldap-starttls", false, "upgrade ldap:// connections with StartTLS")
+	fs.StringVar(&f.ldapCAFile, "ldap-ca-file", "", "PEM CA bundle for ldaps:// and StartTLS (default: system roots)")
+}
+
+// buildUsers returns where accounts live. local is the (cache-wrapped)
+// engine whose storage a deleted account loses; base holds the id map.
+func buildUsers(f *accountFlags, local store.Engine, base *sqlstore.Engine) (store.Users, error) {
+	switch f.auth {
+	case "", "sql":
+		return local, nil
+	case "ldap":
+	default:
+		return nil, fmt.Errorf("--auth: want sql or ldap, got %q", f.auth)
+	}
+	cfg := ldapdir.Config{URL: f.ldapURL, BaseDN: f.ldapBase, BindDN: f.ldapBindDN, UserFilter: f.ldapFilter,
+		MailAttr: f.ldapMailAttr, NodeAttr: f.ldapNodeAttr, StartTLS: f.ldapStartTLS, Local: local, IDs: base}
+	if f.ldapBindPassFile != "" {
+		pw, err := os.ReadFile(f.ldapBindPassFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ldap-bind-password-file: %w", err)
+		}
+		cfg.BindPassword = strings.TrimRight(string(pw), "\r\n")
+	}
+	if f.ldapCAFile != "" {
+		pem, err := os.ReadFile(f.ldapCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ldap-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ldap-ca-file: no certificate in %s", f.ldapCAFile)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	cfg, err := ldapdir.Preset(f.ldapPreset).Apply(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--ldap-preset: %w", err)
+	}
+	d, err := ldapdir.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--auth ldap: %w", err)
+	}
+	return d, nil
+}

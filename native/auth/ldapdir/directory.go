@@ -1,0 +1,258 @@
+package ldapdir
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"weaveproxy/native/auth"
+	"weaveproxy/native/store"
+)
+
+// Directory is a store.Users on an LDAP directory, and an
+// auth.PasswordBackend: passwords are checked by binding and stored as
+// {SSHA}. It holds no connection between calls (each call dials, which
+// keeps a directory restart invisible) and is safe for concurrent use.
+type Directory struct {
+	cfg Config
+	// readOnly is set on a dry-run view: directory writes are skipped.
+	readOnly bool
+}
+
+var (
+	_ store.Users          = (*Directory)(nil)
+	_ auth.PasswordBackend = (*Directory)(nil)
+)
+
+// New returns a Directory for cfg (after its Preset was applied).
+func New(cfg Config) (*Directory, error) {
+	if cfg.UserFilter == "" || cfg.NameAttr == "" || cfg.MailAttr == "" {
+		var err error
+		if cfg, err = InetOrgPerson.Apply(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Directory{cfg: cfg}, nil
+}
+
+// DryRunUsers is the directory over a rolled-back transaction tx: storage
+// and reset codes go to tx, and directory writes are skipped (LDAP has no
+// transaction to roll back), so a shadow dry run changes nothing.
+func (d *Directory) DryRunUsers(tx store.Engine) store.Users {
+	c := *d
+	c.cfg.Local = tx
+	if ids, ok := tx.(IDMap); ok {
+		c.cfg.IDs = ids
+	}
+	c.readOnly = true
+	return &c
+}
+
+// dial opens a connection and binds it as the service account (or leaves
+// it anonymous). The caller closes it.
+func (d *Directory) dial(ctx context.Context) (*ldap.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	timeout := d.cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl)
+	}
+	tc := d.tlsConfig()
+	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: timeout}), ldap.DialWithTLSConfig(tc)}
+	conn, err := ldap.DialURL(d.cfg.URL, opts...)
+	if err != nil {
+		return nil, unavailable("dial", err)
+	}
+	conn.SetTimeout(timeout)
+	if d.cfg.StartTLS {
+		if err := conn.StartTLS(tc); err != nil {
+			conn.Close()
+			return nil, unavailable("starttls", err)
+		}
+	}
+	if d.cfg.BindDN != "" {
+		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+			conn.Close()
+			return nil, unavailable("service bind", err)
+		}
+	}
+	return conn, nil
+}
+
+// unavailable marks a failure to reach or use the directory, which the
+// APIs answer with 503.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("ldapdir: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+// entry is one user's entry as read.
+type entry struct {
+	dn    string
+	name  string
+	attrs *ldap.Entry
+}
+
+func (d *Directory) attrs() []string {
+	a := []string{d.cfg.NameAttr, d.cfg.MailAttr}
+	for _, x := range []string{d.cfg.NodeAttr, d.cfg.IDAttr, d.cfg.EnabledAttr} {
+		if x != "" {
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// find searches one entry with filter; store.ErrNotFound when there is
+// none. Two entries for one name are refused: binding as either would be
+// a guess.
+func (d *Directory) find(conn *ldap.Conn, filter, what string) (*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		2, int(d.cfg.Timeout/time.Second), false, filter, d.attrs(), nil)
+	res, err := conn.Search(req)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return nil, fmt.Errorf("ldapdir: %s: base DN missing: %w", what, store.ErrNotFound)
+	}
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return nil, unavailable("search "+what, err)
+	}
+	switch {
+	case res == nil || len(res.Entries) == 0:
+		return nil, fmt.Errorf("ldapdir: %s: %w", what, store.ErrNotFound)
+	case len(res.Entries) > 1:
+		return nil, fmt.Errorf("ldapdir: %s matches several entries", what)
+	}
+	return res.Entries[0], nil
+}
+
+func (d *Directory) nameFilter(name string) string {
+	return strings.Replace(d.cfg.UserFilter, "%s", ldap.EscapeFilter(strings.ToLower(name)), 1)
+}
+
+// UserByName implements store.Users. A directory user without a numeric
+// id gets one in the id map on first sight.
+func (d *Directory) UserByName(ctx context.Context, username string) (store.User, error) {
+	conn, err := d.dial(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	defer conn.Close()
+	e, err := d.find(conn, d.nameFilter(username), fmt.Sprintf("user %q", username))
+	if err != nil {
+		return store.User{}, err
+	}
+	return d.toUser(ctx, strings.ToLower(username), e)
+}
+
+func (d *Directory) toUser(ctx context.Context, name string, e *ldap.Entry) (store.User, error) {
+	u := store.User{Username: name, Email: e.GetAttributeValue(d.cfg.MailAttr), Status: 1}
+	if d.cfg.NodeAttr != "" {
+		u.Location = nodeHost(strings.TrimPrefix(e.GetAttributeValue(d.cfg.NodeAttr), d.cfg.NodePrefix))
+	}
+	if d.cfg.EnabledAttr != "" && !strings.EqualFold(e.GetAttributeValue(d.cfg.EnabledAttr), d.cfg.EnabledValue) {
+		u.Status = 0
+	}
+	var err error
+	if d.cfg.IDAttr != "" {
+		u.ID, err = strconv.ParseInt(e.GetAttributeValue(d.cfg.IDAttr), 10, 64)
+		if err != nil || u.ID <= 0 {
+			return u, fmt.Errorf("ldapdir: %s has no usable %s", e.DN, d.cfg.IDAttr)
+		}
+	} else if u.ID, err = d.cfg.IDs.MappedUserID(ctx, name, true); err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
+// nodeHost reduces a node value to the host users.location holds: a URL
+// ("https://host/") or a bare host.
+func nodeHost(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = v[i+3:]
+	}
+	host, _, _ := strings.Cut(v, "/")
+	return host
+}
+
+// dnOf finds the entry of a user by storage id.
+func (d *Directory) dnOf(ctx context.Context, conn *ldap.Conn, id int64) (string, error) {
+	filter := ""
+	if d.cfg.IDAttr != "" {
+		filter = "(" + d.cfg.IDAttr + "=" + strconv.FormatInt(id, 10) + ")"
+	} else {
+		name, err := d.cfg.IDs.MappedName(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		filter = d.nameFilter(name)
+	}
+	e, err := d.find(conn, filter, fmt.Sprintf("user %d", id))
+	if err != nil {
+		return "", err
+	}
+	return e.DN, nil
+}
+
+// VerifyPassword implements auth.PasswordBackend by binding as the user on
+// a connection of its own. Empty passwords never reach the directory: an
+// empty simple bind is an anonymous bind, which succeeds.
+func (d *Directory) VerifyPassword(ctx context.Context, u store.User, password string) (bool, error) {
+	if password == "" {
+		return false, nil
+	}
+	conn, err := d.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	e, err := d.find(conn, d.nameFilter(u.Username), fmt.Sprintf("user %q", u.Username))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = conn.Bind(e.DN, password)
+	switch {
+	case err == nil:
+		return true, nil
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
+		return false, nil
+	}
+	return false, unavailable("user bind", err)
+}
+
+// StoredPassword implements auth.PasswordBackend: the {SSHA} form
+// (base64 of sha1(password+salt) followed by the salt) every LDAP server
+// verifies on bind.
+func (d *Directory) StoredPassword(password string) (string, error) {
+	salt := make([]byte, 8)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("ldapdir: salt: %w", err)
+	}
+	return SSHA(password, salt), nil
+}
+
+// SSHA is the {SSHA} userPassword value of password with salt.
+func SSHA(password string, salt []byte) string {
+	h := sha1.New()
+	h.Write([]byte(password))
+	h.Write(salt)
+	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...))
+}
