@@ -63,7 +63,7 @@ func TestLDAPSession(t *testing.T) {
 				args := []string{"--auth", "ldap", "--ldap-url", sl.URL, "--ldap-base", "ou=people," + sl.Suffix,
 					"--ldap-bind-dn", sl.RootDN, "--ldap-bind-password-file", pwFile, "--ldap-preset", preset}
 				if db == "mysql" {
-					args = append(args, "--db", "mysql:"+testenv.MariaDB(t))
+					args = append(args, "--db", "mysql:"+testenv.MariaDB(t), "--registration", "open")
 				}
 				syncSession(t, startServer(t, args...))
 				// The session's second account stays: it lives in the
