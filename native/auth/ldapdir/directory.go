@@ -56,12 +56,24 @@ func New(cfg Config) (*Directory, error) {
 func (d *Directory) DryRunUsers(tx store.Engine) store.Users {
 	c := *d
 	c.cfg.Local = tx
-	if ids, ok := tx.(IDMap); ok {
-		c.cfg.IDs = ids
-	}
+	c.cfg.IDs = dryIDs{d.cfg.IDs}
 	c.readOnly = true
 	return &c
 }
+
+// dryIDs reads the id map and writes nothing: a name not mapped yet gets
+// a negative id, as the store's dry-run overlay gives new accounts.
+type dryIDs struct{ IDMap }
+
+func (m dryIDs) MappedUserID(ctx context.Context, name string, create bool) (int64, error) {
+	id, err := m.IDMap.MappedUserID(ctx, name, false)
+	if create && errors.Is(err, store.ErrNotFound) {
+		return -1, nil
+	}
+	return id, err
+}
+
+func (m dryIDs) ForgetUserID(context.Context, int64) error { return nil }
 
 // dial opens a connection and binds it as the service account (or leaves
 // it anonymous). The caller closes it.

@@ -20,12 +20,16 @@ func (e *Engine) MappedUserID(ctx context.Context, name string, create bool) (in
 	if err == nil || !create || !errors.Is(err, errNotMapped) {
 		return id, err
 	}
-	_, err = e.writer().ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.ids)+" (username) VALUES (?)", name)
+	w, err := e.writer()
+	if err != nil {
+		return 0, err
+	}
+	_, err = w.ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.ids)+" (username) VALUES (?)", name)
 	if err != nil && !e.d.duplicate(err) {
 		// A racing first request inserted it too: its id is the one.
 		return 0, e.wrap("map user id", err)
 	}
-	return e.lookupMapped(ctx, e.writer(), name)
+	return e.lookupMapped(ctx, w, name)
 }
 
 var errNotMapped = errors.New("sqlstore: name not in the id map")
@@ -52,6 +56,10 @@ func (e *Engine) MappedName(ctx context.Context, id int64) (string, error) {
 // ForgetUserID drops id from the map once its account is deleted: a new
 // account of the same name gets a fresh id, never the old storage.
 func (e *Engine) ForgetUserID(ctx context.Context, id int64) error {
-	_, err := e.exec(ctx, e.writer(), "forget user id", "DELETE FROM "+e.d.quote(e.t.ids)+" WHERE id = ?", id)
+	w, err := e.writer()
+	if err != nil {
+		return err
+	}
+	_, err = e.exec(ctx, w, "forget user id", "DELETE FROM "+e.d.quote(e.t.ids)+" WHERE id = ?", id)
 	return err
 }
