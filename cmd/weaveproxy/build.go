@@ -173,6 +173,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.
 		OnStoreError: func(err error) { log.Debug("lockout: counter store", "err", err) },
+		OnRefused:    lockoutRefusals(np.registry),
 	}, events, time.Now)
 
 	reg, secret, err := parseRegistration(f)
@@ -228,6 +229,18 @@ func memcacheErrors(reg prometheus.Registerer) func(op string, err error) {
 	}, []string{"op"})
 	reg.MustRegister(c)
 	return func(op string, err error) { c.WithLabelValues(op).Inc() }
+}
+
+// lockoutRefusals counts requests refused because their account is
+// locked; it exists (at 0) from the start, so alerts and dashboards on it
+// work before the first lock.
+func lockoutRefusals(reg prometheus.Registerer) func() {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weaveproxy_lockout_refused_total",
+		Help: "Requests refused with 401 because their account is locked (the request that locks it included).",
+	})
+	reg.MustRegister(c)
+	return c.Inc
 }
 
 // openCEF opens the security event log. A file log is reopened on SIGHUP,

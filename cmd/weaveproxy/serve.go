@@ -43,6 +43,7 @@ type serveFlags struct {
 	rateWrites   int
 	rateRegister int
 	diffDSN      string
+	shadowQueue  shadowQueue
 	logLevel     string
 	logFormat    string
 	drainTimeout time.Duration
@@ -105,6 +106,9 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.IntVar(&f.rateWrites, "rate-writes", 0, "write requests per user per minute; 0: default budget, negative: off")
 	fs.IntVar(&f.rateRegister, "rate-register", 0, "account creations per client address per hour; 0: default (20), negative: off")
 	fs.StringVar(&f.diffDSN, "diff-db", "", "shadow diff store: sqlite:PATH or mysql:DSN (default sqlite:weaveproxy-diff.db)")
+	fs.IntVar(&f.shadowQueue.workers, "shadow-workers", 2, "shadow mode: pairs compared at once")
+	fs.IntVar(&f.shadowQueue.pairs, "shadow-queue", 1024, "shadow mode: pairs waiting for comparison before new ones are dropped")
+	fs.Int64Var(&f.shadowQueue.bytes, "shadow-queue-bytes", 64<<20, "shadow mode: bytes of waiting pairs before new ones are dropped")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may finish at shutdown")

@@ -15,6 +15,14 @@ import (
 	"weaveproxy/shadow/cli"
 )
 
+// shadowQueue bounds the comparison work a shadowing proxy takes on
+// (--shadow-workers, --shadow-queue, --shadow-queue-bytes); past it pairs
+// are dropped and counted, never queued without bound.
+type shadowQueue struct {
+	workers, pairs int
+	bytes          int64
+}
+
 // shadowSide is the serving process's shadow mode: the Shadower and its
 // store, closed together once the listeners have stopped.
 type shadowSide struct {
@@ -57,7 +65,8 @@ func buildShadow(ctx context.Context, f *serveFlags, log *slog.Logger, np *nativ
 	// Reads repeated to learn noise go through an upstream of their own:
 	// the client's legacy handler belongs to the client's request.
 	repeat := forward.New(table.Legacy, forward.Options{Logger: log})
-	sh, err := shadow.New(shadow.Options{Store: st, Metrics: np.registry, Logger: log, Repeat: repeat})
+	sh, err := shadow.New(shadow.Options{Store: st, Metrics: np.registry, Logger: log, Repeat: repeat,
+		Workers: f.shadowQueue.workers, QueueSize: f.shadowQueue.pairs, QueueBytes: f.shadowQueue.bytes})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

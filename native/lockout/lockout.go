@@ -32,6 +32,9 @@ type Config struct {
 	// OnStoreError hears about counter store failures, after which the
 	// request is authenticated normally (fail open); nil logs them.
 	OnStoreError func(error) `yaml:"-"`
+	// OnRefused hears about every request refused because its account is
+	// locked (the /metrics counter of lockout refusals); nil: nobody.
+	OnRefused func() `yaml:"-"`
 }
 
 // Defaults from security.md §1.
@@ -102,6 +105,7 @@ func (a *Authenticator) Authenticate(r *http.Request, pathUser string) (store.Us
 	name := Key(pathUser)
 	if left := a.lockedFor(ctx, name); left > 0 {
 		// The password is not checked: a locked account is no oracle.
+		a.refused()
 		return store.User{}, &auth.LockedError{RetryAfter: left}
 	}
 	u, err := a.inner.Authenticate(r, pathUser)
@@ -113,10 +117,17 @@ func (a *Authenticator) Authenticate(r *http.Request, pathUser string) (store.Us
 		}
 	case errors.Is(err, auth.ErrBadCredentials):
 		if lerr := a.fail(r, name); lerr != nil {
+			a.refused()
 			return store.User{}, lerr
 		}
 	}
 	return u, err
+}
+
+func (a *Authenticator) refused() {
+	if a.cfg.OnRefused != nil {
+		a.cfg.OnRefused()
+	}
 }
 
 // lockedFor is the time left on name's lock, 0 when not locked or when

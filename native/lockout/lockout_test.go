@@ -239,3 +239,21 @@ func TestDisabled(t *testing.T) {
 		}
 	}
 }
+
+// OnRefused hears every refusal of a locked account (the one that locks
+// it included), nothing else.
+func TestOnRefusedCountsRefusals(t *testing.T) {
+	var refused int
+	f := newFixture(Config{MaxFailures: 2, OnRefused: func() { refused++ }})
+	f.try(t, "alice", "alice", "wrong")
+	f.try(t, "bob", "bob", "bobpw")
+	if refused != 0 {
+		t.Fatalf("refused = %d before any lock", refused)
+	}
+	wantLocked(t, f.try(t, "alice", "alice", "wrong"), 30*time.Minute)
+	wantLocked(t, f.try(t, "alice", "alice", "right"), 30*time.Minute)
+	f.try(t, "alice", "", "")
+	if refused != 2 {
+		t.Fatalf("refused = %d, want 2", refused)
+	}
+}
