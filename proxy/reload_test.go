@@ -119,13 +119,16 @@ func TestInvalidReloadKeepsTheTable(t *testing.T) {
 	if st.LastReload == nil || len(st.LastReload.Problems) != 1 || st.LastReload.Problems[0].Line != 6 {
 		t.Errorf("status does not show the problem: %+v", st.LastReload)
 	}
+	if st.Hash != before.Hash() || st.Hash == "" {
+		t.Errorf("status hash %q after a refused reload, want the table in force's %q", st.Hash, before.Hash())
+	}
 	os.Remove(f.file)
 	if err := f.p.Reload(t.Context()); err == nil || f.p.Table() != before {
 		t.Errorf("a missing file: %v", err)
 	}
 	f.write(infoYAML("legacy"))
 	must(t, f.p.Reload(t.Context()))
-	if st := f.p.Status(); st.LastReload.Error != "" || st.Routes[0].Mode != routes.Legacy {
+	if st := f.p.Status(); st.LastReload.Error != "" || st.Routes[0].Mode != routes.Legacy || st.Hash == before.Hash() {
 		t.Errorf("after a good reload: %+v", st)
 	}
 }

@@ -9,6 +9,7 @@ import (
 // Status describes the table in force, for the admin API.
 type Status struct {
 	Source     string        `json:"source"`
+	Hash       string        `json:"hash"` // routes.Table.Hash: equal on every proxy serving the same table
 	LoadedAt   time.Time     `json:"loaded_at"`
 	Default    routes.Mode   `json:"default"`
 	Legacy     LegacyStatus  `json:"legacy"`
@@ -39,7 +40,7 @@ type RouteStatus struct {
 func (p *Proxy) Status() Status {
 	st := p.state.Load()
 	t := st.table
-	s := Status{Source: t.Source, LoadedAt: st.loadedAt, Default: t.Default,
+	s := Status{Source: t.Source, Hash: t.Hash(), LoadedAt: st.loadedAt, Default: t.Default,
 		Legacy: LegacyStatus{URL: t.Legacy.URL, Breaker: st.legacy.State(),
 			BackoffSeconds: t.Legacy.Breaker.BackoffSeconds()},
 		LastReload: p.last.Load()}

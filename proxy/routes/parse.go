@@ -89,6 +89,11 @@ func Parse(src []byte, name string) (*Table, error) {
 	if err := t.build(); err != nil {
 		return nil, err
 	}
+	h, err := t.digest()
+	if err != nil {
+		return nil, err
+	}
+	t.hash = h
 	return t, nil
 }
 

@@ -150,6 +150,7 @@ type Table struct {
 	Builtins []*Route // built-in API routes, mode Default
 
 	byName map[string]*Route // listed routes first, then built-ins
+	hash   string            // see Hash
 }
 
 // Match is the outcome of matching one request.
