@@ -92,7 +92,8 @@ func (h *admin) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gate := h.cfg.Cutover.gate()
-	for key, dst := range map[string]*int{"min_pairs": &gate.MinPairs, "last": &gate.LastM} {
+	for key, dst := range map[string]*int{"min_pairs": &gate.MinPairs, "last": &gate.LastM,
+		"min_users": &gate.MinUsers, "min_requests": &gate.MinRequests} {
 		if v := r.URL.Query().Get(key); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {

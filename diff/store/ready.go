@@ -16,10 +16,15 @@ import (
 type Gate struct {
 	MinPairs int `json:"min_pairs"`
 	LastM    int `json:"last_m"`
+	// MinUsers and MinRequests ask for evidence from that many distinct
+	// users and distinct requests (method, target and body): one user
+	// repeating one request a thousand times proves little.
+	MinUsers    int `json:"min_users"`
+	MinRequests int `json:"min_requests"`
 }
 
 // DefaultGate is used where no gate is configured.
-var DefaultGate = Gate{MinPairs: 100, LastM: 100}
+var DefaultGate = Gate{MinPairs: 100, LastM: 100, MinUsers: 5, MinRequests: 20}
 
 // Verdict is the gate's decision on one route.
 type Verdict struct {
@@ -34,14 +39,18 @@ type Verdict struct {
 	Different int `json:"different"`
 	// BothFailed counts the pairs where neither side answered; they are
 	// not in Pairs, and not in the window.
-	BothFailed int64    `json:"both_failed,omitempty"`
-	Fields     []string `json:"fields,omitempty"`
-	Reason     string   `json:"reason"`
+	BothFailed int64 `json:"both_failed,omitempty"`
+	// Users and Requests count the distinct users and requests of the
+	// compared pairs kept (the last KeepPairs).
+	Users    int64    `json:"users"`
+	Requests int64    `json:"requests"`
+	Fields   []string `json:"fields,omitempty"`
+	Reason   string   `json:"reason"`
 }
 
 func (s *Store) checkGate(g Gate) error {
-	if g.MinPairs < 0 || g.LastM < 1 {
-		return fmt.Errorf("diff store: gate %+v: want min_pairs ≥ 0 and last_m ≥ 1", g)
+	if g.MinPairs < 0 || g.LastM < 1 || g.MinUsers < 0 || g.MinRequests < 0 {
+		return fmt.Errorf("diff store: gate %+v: want min_pairs, min_users, min_requests ≥ 0 and last_m ≥ 1", g)
 	}
 	if g.LastM > s.opt.KeepPairs {
 		return fmt.Errorf("diff store: gate last_m %d exceeds the %d pairs kept per route", g.LastM, s.opt.KeepPairs)
@@ -104,6 +113,10 @@ func (s *Store) verdict(ctx context.Context, a *analysis, gate Gate) (Verdict, e
 		v.Fields = append(v.Fields, f)
 	}
 	sort.Strings(v.Fields)
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT user_key), COUNT(DISTINCT request) FROM diff_pair_keys WHERE route = ?",
+		a.route).Scan(&v.Users, &v.Requests); err != nil {
+		return Verdict{}, fmt.Errorf("diff store: ready: %w", err)
+	}
 	v.Ready, v.Reason = v.judge()
 	return v, nil
 }
@@ -126,8 +139,13 @@ func (v Verdict) judge() (bool, string) {
 		return false, "no pairs compared yet — not ready" + failed
 	case v.Pairs < int64(v.Gate.MinPairs):
 		return false, fmt.Sprintf("only %s, the gate needs %d — not ready%s", pairs(v.Pairs), v.Gate.MinPairs, failed)
+	case v.Users < int64(v.Gate.MinUsers):
+		return false, fmt.Sprintf("only %d distinct users, the gate needs %d — not ready%s", v.Users, v.Gate.MinUsers, failed)
+	case v.Requests < int64(v.Gate.MinRequests):
+		return false, fmt.Sprintf("only %d distinct requests, the gate needs %d — not ready%s", v.Requests, v.Gate.MinRequests, failed)
 	}
-	return true, fmt.Sprintf("none of the last %s differs (%s in all) — ready%s", pairs(int64(v.Window)), pairs(v.Pairs), failed)
+	return true, fmt.Sprintf("none of the last %s differs (%s in all, %d users, %d distinct requests) — ready%s",
+		pairs(int64(v.Window)), pairs(v.Pairs), v.Users, v.Requests, failed)
 }
 
 func pairs(n int64) string {

@@ -13,6 +13,7 @@ import (
 
 	"weaveproxy/diff"
 	"weaveproxy/diff/redact"
+	"weaveproxy/internal/weaveurl"
 )
 
 // Observation is one compared pair, ready to be stored.
@@ -170,9 +171,17 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 		s.d.addOnConflict("route, bucket, base, hash, dry_run"), route, bucket, base, hash, dry); err != nil {
 		return err
 	}
+	id := s.opt.NewID()
 	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_pairs (route, at_ns, id, base, hash, dry_run) VALUES (?, ?, ?, ?, ?, ?)",
-		route, at, s.opt.NewID(), base, hash, dry); err != nil {
+		route, at, id, base, hash, dry); err != nil {
 		return err
+	}
+	if base != baseFailed {
+		user, req := pairKeys(p)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_pair_keys (route, at_ns, id, user_key, request) VALUES (?, ?, ?, ?, ?)",
+			route, at, id, user, req); err != nil {
+			return err
+		}
 	}
 	if p.Legacy2 != nil {
 		seen := map[string]bool{"": true}
@@ -194,6 +203,23 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 		return s.sample(ctx, tx, route, p, findings)
 	}
 	return nil
+}
+
+// pairKeys are a pair's user (its normalised key) and request (method,
+// target and body), hashed: the gate counts how many distinct ones its
+// evidence comes from, and names need not be kept for that.
+func pairKeys(p diff.Pair) (user, request string) {
+	u := weaveurl.Classify(p.Request.Method, pathOnly(p.Request.Path)).UserKey
+	h := sha256.New()
+	h.Write([]byte(p.Request.Method + " " + p.Request.Path + "\x00"))
+	h.Write(p.Request.Body)
+	return shapeHash(u), hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// pathOnly drops the query of a request target.
+func pathOnly(target string) string {
+	path, _, _ := strings.Cut(target, "?")
+	return path
 }
 
 // countRules counts which rules made pairs of route equal.
@@ -333,8 +359,10 @@ func (s *Store) maybeTrim(ctx context.Context, route string) error {
 	if err != nil {
 		return fmt.Errorf("diff store: trim: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, "DELETE FROM diff_pairs WHERE route = ? AND at_ns <= ?", route, cutoff.Int64); err != nil {
-		return fmt.Errorf("diff store: trim: %w", err)
+	for _, table := range []string{"diff_pairs", "diff_pair_keys"} {
+		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+table+" WHERE route = ? AND at_ns <= ?", route, cutoff.Int64); err != nil {
+			return fmt.Errorf("diff store: trim: %w", err)
+		}
 	}
 	return nil
 }

@@ -242,6 +242,8 @@ func (d *dialect) schema() []string {
 		`diff_pairs (route VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL, id CHAR(16) NOT NULL,
 			base VARCHAR(20) NOT NULL, hash CHAR(16) NOT NULL, dry_run SMALLINT NOT NULL,
 			PRIMARY KEY (route, at_ns, id))`,
+		`diff_pair_keys (route VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL, id CHAR(16) NOT NULL,
+			user_key CHAR(16) NOT NULL, request CHAR(16) NOT NULL, PRIMARY KEY (route, at_ns, id))`,
 		`diff_samples (id CHAR(16) NOT NULL PRIMARY KEY, route VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL,
 			dry_run SMALLINT NOT NULL, pair MEDIUMTEXT NOT NULL, findings MEDIUMTEXT NOT NULL)`,
 		`diff_sample_refs (route VARCHAR(190) NOT NULL, field VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL,

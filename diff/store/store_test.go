@@ -237,7 +237,7 @@ func TestReady(t *testing.T) {
 			e.observe(t, e.pair(quotaRoute, quotaPath, same, same), diff.Identical)
 		}
 		v, _ = e.st.Ready(ctx, quotaRoute, gate)
-		if !v.Ready || v.Pairs != 8 || v.Window != 3 || v.Reason != "none of the last 3 pairs differs (8 pairs in all) — ready" {
+		if !v.Ready || v.Pairs != 8 || v.Window != 3 || v.Reason != "none of the last 3 pairs differs (8 pairs in all, 1 users, 1 distinct requests) — ready" {
 			t.Errorf("clean window: %+v", v)
 		}
 		// Pairs where neither side answered are neither evidence nor a
@@ -253,6 +253,21 @@ func TestReady(t *testing.T) {
 		if rs, _ := e.st.Route(ctx, quotaRoute, gate); rs.BothFailed != 3 || rs.Different != 2 || rs.Pairs != 11 {
 			t.Errorf("route counts: %+v", rs.Counts)
 		}
+		// One user repeating one request is little evidence: a gate
+		// asking for more distinct users and requests says so, and is
+		// met once others come.
+		distinct := store.Gate{MinPairs: 5, LastM: 3, MinUsers: 2, MinRequests: 2}
+		if v, _ := e.st.Ready(ctx, quotaRoute, distinct); v.Ready || v.Users != 1 || v.Requests != 1 ||
+			!strings.HasPrefix(v.Reason, "only 1 distinct users, the gate needs 2") {
+			t.Errorf("one user: %+v", v)
+		}
+		e.clk.Advance(time.Second)
+		e.observe(t, e.pair(quotaRoute, "/1.0/Bob/info/quota", same, same), diff.Identical)
+		e.clk.Advance(time.Second)
+		e.observe(t, e.pair(quotaRoute, "/1.0/bob/info/quota", same, same), diff.Identical)
+		if v, _ := e.st.Ready(ctx, quotaRoute, distinct); !v.Ready || v.Users != 2 || v.Requests != 3 {
+			t.Errorf("two users (Bob and bob are one): %+v", v)
+		}
 		// A waiver clears the older differences for a wider window.
 		wide := store.Gate{MinPairs: 5, LastM: 100}
 		if v, _ := e.st.Ready(ctx, quotaRoute, wide); v.Ready || v.Different != 2 {
@@ -261,7 +276,7 @@ func TestReady(t *testing.T) {
 		if _, err := e.st.Accept(ctx, store.Waiver{Route: quotaRoute, Field: "body[*]", Reason: "usage rounding", By: "qa"}); err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := e.st.Ready(ctx, quotaRoute, wide); !v.Ready || v.Window != 8 || !strings.HasPrefix(v.Reason, "none of the last 8 pairs differs") {
+		if v, _ := e.st.Ready(ctx, quotaRoute, wide); !v.Ready || v.Window != 10 || !strings.HasPrefix(v.Reason, "none of the last 10 pairs differs") {
 			t.Errorf("waived: %+v", v)
 		}
 		if _, err := e.st.Ready(ctx, quotaRoute, store.Gate{MinPairs: 1, LastM: 0}); err == nil {

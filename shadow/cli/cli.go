@@ -112,6 +112,8 @@ func gateFlags(fs *flag.FlagSet) *store.Gate {
 	g := store.DefaultGate
 	fs.IntVar(&g.MinPairs, "min-pairs", g.MinPairs, "readiness: at least this many pairs")
 	fs.IntVar(&g.LastM, "last", g.LastM, "readiness: no real difference in the last this many pairs")
+	fs.IntVar(&g.MinUsers, "min-users", g.MinUsers, "readiness: pairs from at least this many distinct users")
+	fs.IntVar(&g.MinRequests, "min-requests", g.MinRequests, "readiness: at least this many distinct requests")
 	return &g
 }
 
