@@ -8,9 +8,9 @@ package native
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/cef"
@@ -159,18 +159,17 @@ func (s *Server) nodeURL(r *http.Request) string {
 	return scheme + "://" + r.Host + "/"
 }
 
-// ServeHTTP routes by the first path segment, the way the legacy
-// deployment split its PHP entry points.
+// ServeHTTP routes by the kind of path internal/weaveurl sees, the way the
+// legacy deployment split its PHP entry points.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case strings.HasPrefix(p, "/user/"), strings.HasPrefix(p, "/misc/"):
+	switch weaveurl.Classify(r.Method, r.URL.EscapedPath()).Kind {
+	case weaveurl.User, weaveurl.Misc:
 		s.users.ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/weave-password-reset"), strings.HasPrefix(p, "/weave-delete-account"):
+	case weaveurl.ResetPage:
 		s.pages.ServeHTTP(w, r)
-	case p == "/__heartbeat__":
+	case weaveurl.Heartbeat:
 		s.heartbeat(w, r)
-	case strings.HasPrefix(p, "/1.0/"), strings.HasPrefix(p, "/1.1/"), strings.HasPrefix(p, "/1/"):
+	case weaveurl.Storage, weaveurl.Info:
 		s.storage.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)

@@ -55,6 +55,14 @@ func TestRouting(t *testing.T) {
 		{"GET", "/weave-password-reset", "", false, 200, "<form"},
 		{"GET", "/2.0/alice/info/collections", "", true, 404, ""},
 		{"GET", "/", "", false, 404, ""},
+		// Paths are classified by weaveurl, as the proxy's route table does:
+		// a real client registers with a trailing slash.
+		{"PUT", "/user/1/bob/", `{"password":"correct horse battery"}`, false, 200, "bob"},
+		{"GET", "/user/1/BOB/", "", false, 200, "1"},
+		{"GET", "/1.1/%61lice/info/collections/", "", true, 200, "{}"},
+		{"GET", "/1.1/alice/storage/%2e%2e", "", true, 404, ""},
+		{"GET", "/1.1/alice//info/collections", "", true, 404, ""},
+		{"GET", "/user/1.1/alice", "", false, 404, ""},
 	}
 	for _, c := range cases {
 		status, body := call(t, s, c.method, c.path, c.body, c.auth)

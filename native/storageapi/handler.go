@@ -9,12 +9,10 @@ package storageapi
 import (
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
@@ -57,7 +55,6 @@ type Handler struct {
 	log    *slog.Logger
 	render weave.Renderer
 	now    func() time.Time
-	router *mux.Router
 	// issued remembers each user's last write timestamp, so that writes of
 	// one user get strictly increasing timestamps. Shared by WithEngine
 	// copies: a dry-run write only makes later timestamps a little larger.
@@ -83,12 +80,11 @@ func New(cfg Config) *Handler {
 		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	h.render = weave.Renderer{RetryAfter: cfg.RetryAfter, Logger: h.log}
-	h.router = newRouter()
 	return h
 }
 
 // WithEngine returns a shallow copy of h serving from e (a DryRun view,
-// for shadow mode). Configuration, router and the per-user timestamp
+// for shadow mode). Configuration and the per-user timestamp
 // memory are shared.
 func (h *Handler) WithEngine(e store.Engine) *Handler {
 	c := *h
@@ -96,7 +92,7 @@ func (h *Handler) WithEngine(e store.Engine) *Handler {
 	return &c
 }
 
-// Route names, used to dispatch a mux match to an endpoint.
+// Route names, used to dispatch a classified path to an endpoint.
 const (
 	routeInfo       = "info"
 	routeStorage    = "storage"
@@ -104,19 +100,17 @@ const (
 	routeItem       = "item"
 )
 
-// newRouter matches URL shapes only. Methods are checked by the endpoint
-// tables, because a wrong method answers differently per version. The
-// encoded path is matched so that an escaped '/' stays inside its segment,
-// and paths are not cleaned: "//" must not be redirected.
-func newRouter() *mux.Router {
-	r := mux.NewRouter().UseEncodedPath().SkipClean(true)
-	prefix := `/{version:1\.0|1\.1|1}/{user}`
-	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	r.Handle(prefix+"/info/{what}", noop).Name(routeInfo)
-	r.Handle(prefix+"/storage", noop).Name(routeStorage)
-	r.Handle(prefix+"/storage/{collection}", noop).Name(routeCollection)
-	r.Handle(prefix+"/storage/{collection}/{id}", noop).Name(routeItem)
-	return r
+// shapeRoutes maps weaveurl shapes to routes. Methods are checked by the
+// endpoint tables, because a wrong method answers differently per version.
+var shapeRoutes = map[string]string{
+	"/{version}/{user}/info/collections":          routeInfo,
+	"/{version}/{user}/info/collection_counts":    routeInfo,
+	"/{version}/{user}/info/quota":                routeInfo,
+	"/{version}/{user}/info/collection_usage":     routeInfo,
+	"/{version}/{user}/info/{other}":              routeInfo,
+	"/{version}/{user}/storage":                   routeStorage,
+	"/{version}/{user}/storage/{collection}":      routeCollection,
+	"/{version}/{user}/storage/{collection}/{id}": routeItem,
 }
 
 // request is one request in flight.
@@ -136,19 +130,22 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rq := &request{w: w, r: r, d: pathDialect(r.URL.Path), ts: store.FromTime(h.now())}
-	route, vars, ok := h.match(r)
-	if !ok {
+	// The path is classified by weaveurl, the grammar the proxy's route
+	// table uses too: one trailing slash is ignored (as both reference
+	// servers did), an escaped '/' stays inside its segment, and a path
+	// with empty or dot segments is no route.
+	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
+	rq := &request{w: w, r: r, d: weave.Legacy, ts: store.FromTime(h.now())}
+	if d, ok := weave.DialectFor(c.VersionSegment); ok && c.Kind.StorageAPI() {
+		rq.d = d // also for answers to paths that match no route
+	}
+	route, ok := shapeRoutes[c.Shape]
+	if !ok || !c.Kind.StorageAPI() {
 		h.fail(rq, errNoRoute)
 		return
 	}
-	rq.d, _ = weave.DialectFor(vars["version"])
-	var err error
-	if rq.pathUser, err = url.PathUnescape(vars["user"]); err != nil {
-		h.fail(rq, errNoRoute)
-		return
-	}
-	ep, err := h.endpoint(rq, route, vars)
+	rq.pathUser = c.User
+	ep, err := h.endpoint(rq, route, strings.TrimPrefix(c.Shape, "/{version}/{user}/info/"))
 	if err != nil {
 		h.fail(rq, err)
 		return
@@ -161,7 +158,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a := headerSafe(rq.user.Alert); a != "" {
 		w.Header().Set("X-Weave-Alert", a)
 	}
-	if err := rq.target(vars); err != nil {
+	if err := rq.target(c); err != nil {
 		h.fail(rq, err)
 		return
 	}
@@ -171,33 +168,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := ep(h, rq); err != nil {
 		h.fail(rq, err)
 	}
-}
-
-// match routes r after stripping one trailing slash, as both reference
-// servers did.
-func (h *Handler) match(r *http.Request) (string, map[string]string, bool) {
-	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
-		u := *r.URL
-		u.Path = strings.TrimSuffix(u.Path, "/")
-		u.RawPath = strings.TrimSuffix(u.RawPath, "/")
-		r = r.Clone(r.Context())
-		r.URL = &u
-	}
-	var m mux.RouteMatch
-	if !h.router.Match(r, &m) || m.Route == nil {
-		return "", nil, false
-	}
-	return m.Route.GetName(), m.Vars, true
-}
-
-// pathDialect is the dialect of the version segment, for answers to paths
-// that match no route; Legacy when there is none.
-func pathDialect(p string) weave.Dialect {
-	v, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if d, ok := weave.DialectFor(v); ok {
-		return d
-	}
-	return weave.Legacy
 }
 
 // headerSafe keeps a users.alert text on one header line.

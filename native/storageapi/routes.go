@@ -2,9 +2,9 @@ package storageapi
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/weave"
 )
 
@@ -51,12 +51,12 @@ var errIllegal = &weave.Error{Status: http.StatusBadRequest, Code: weave.CodeIll
 // on 1.0 the PHP codes (400 1 for a wrong method, GET /storage, POST to
 // info, an unknown info/…); on 1.1 404 and 405 as the Python router. These
 // checks come before authentication, as in both servers.
-func (h *Handler) endpoint(rq *request, route string, vars map[string]string) (endpointFunc, error) {
+func (h *Handler) endpoint(rq *request, route, what string) (endpointFunc, error) {
 	method := rq.r.Method
 	var ep endpointFunc
 	known := true
 	if route == routeInfo {
-		ep, known = infoEndpoints[vars["what"]]
+		ep, known = infoEndpoints[what]
 		if method != http.MethodGet {
 			ep = nil
 		}
@@ -75,20 +75,19 @@ func (h *Handler) endpoint(rq *request, route string, vars map[string]string) (e
 	return ep, nil
 }
 
-// target decodes the collection and item of the path, after
-// authentication: a bad name is the caller's own business.
-func (rq *request) target(vars map[string]string) error {
-	var err error
-	if c, ok := vars["collection"]; ok {
-		if rq.collection, err = url.PathUnescape(c); err != nil || !validCollection(rq.collection) {
-			return weave.BadRequest(weave.CodeInvalidWBO, "invalid collection name %q", c)
+// target checks the collection and item of the path (weaveurl decoded
+// them), after authentication: a bad name is the caller's own business.
+func (rq *request) target(c weaveurl.Request) error {
+	if strings.Contains(c.Shape, "{collection}") {
+		if rq.collection = c.Collection; !validCollection(rq.collection) {
+			return weave.BadRequest(weave.CodeInvalidWBO, "invalid collection name %q", c.Collection)
 		}
 	}
-	if id, ok := vars["id"]; ok {
+	if strings.Contains(c.Shape, "{id}") {
 		// An escaped '/' decodes into the id, which the id rules refuse:
 		// such an item could never be addressed by URL.
-		if rq.id, err = url.PathUnescape(id); err != nil || !weave.ValidID(rq.id) {
-			return weave.BadRequest(weave.CodeInvalidWBO, "invalid item id %q", id)
+		if rq.id = c.ID; !weave.ValidID(rq.id) {
+			return weave.BadRequest(weave.CodeInvalidWBO, "invalid item id %q", c.ID)
 		}
 	}
 	return nil

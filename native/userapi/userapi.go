@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/cef"
@@ -89,17 +90,16 @@ func New(cfg Config) *Handler {
 }
 
 // ServeHTTP implements http.Handler for /user/1.0/, /user/1/ and
-// /misc/1.0/captcha_html (also /misc/1/); anything else is 404.
+// /misc/1.0/captcha_html (also /misc/1/); anything else is 404. Paths are
+// classified by internal/weaveurl, the grammar the proxy routes by.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	p := r.URL.Path
+	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
 	switch {
-	case p == "/misc/1.0/captcha_html" || p == "/misc/1/captcha_html":
+	case c.Kind == weaveurl.Misc && c.Shape == "/misc/{version}/captcha_html":
 		h.captchaHTML(w, r)
-	case strings.HasPrefix(p, "/user/1.0/"):
-		h.route(w, r, strings.TrimPrefix(p, "/user/1.0/"))
-	case strings.HasPrefix(p, "/user/1/"):
-		h.route(w, r, strings.TrimPrefix(p, "/user/1/"))
+	case c.Kind == weaveurl.User:
+		h.route(w, r, c)
 	default:
 		h.fail(w, r, errNotFound)
 	}
@@ -108,24 +108,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request is one parsed User API call.
 type request struct {
 	name   string   // normalized account name
-	raw    string   // as in the path
+	raw    string   // as in the path, percent-decoded
 	action []string // path segments after the name
 }
 
-func (h *Handler) route(w http.ResponseWriter, r *http.Request, rest string) {
-	rest = strings.TrimSuffix(rest, "/")
-	segs := strings.Split(rest, "/")
-	if segs[0] == "" {
+func (h *Handler) route(w http.ResponseWriter, r *http.Request, c weaveurl.Request) {
+	if c.User == "" {
 		h.fail(w, r, codeErr(400, 3, "no user name in path"))
 		return
 	}
-	name, err := auth.NormalizeUsername(segs[0])
+	name, err := auth.NormalizeUsername(c.User)
 	if err != nil || len(name) > auth.MaxUsernameLen {
-		h.fail(w, r, codeErr(400, 3, "invalid user name %q", segs[0]))
+		h.fail(w, r, codeErr(400, 3, "invalid user name %q", c.User))
 		return
 	}
-	req := request{name: name, raw: segs[0], action: segs[1:]}
-	if fn := h.endpoint(r.Method, req.action); fn != nil {
+	req := request{name: name, raw: c.User}
+	if c.Action != "" {
+		req.action = strings.Split(c.Action, "/")
+	}
+	if fn := h.endpoint(c.Route); fn != nil {
 		fn(w, r, req)
 		return
 	}
@@ -140,26 +141,26 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, rest string) {
 
 type endpointFunc func(http.ResponseWriter, *http.Request, request)
 
-func (h *Handler) endpoint(method string, action []string) endpointFunc {
-	key := method + " " + strings.Join(action, "/")
-	switch key {
-	case "GET ":
+// endpoint serves each User API route of weaveurl.Routes().
+func (h *Handler) endpoint(route string) endpointFunc {
+	switch route {
+	case "GET /user/{version}/{user}":
 		return h.exists
-	case "PUT ":
+	case "PUT /user/{version}/{user}":
 		return h.create
-	case "DELETE ":
+	case "DELETE /user/{version}/{user}":
 		return h.deleteUser
-	case "GET node", "GET node/weave":
+	case "GET /user/{version}/{user}/node", "GET /user/{version}/{user}/node/weave":
 		return h.node
-	case "GET email":
+	case "GET /user/{version}/{user}/email":
 		return h.getEmail
-	case "POST email":
+	case "POST /user/{version}/{user}/email":
 		return h.changeEmail
-	case "POST password":
+	case "POST /user/{version}/{user}/password":
 		return h.changePassword
-	case "GET password_reset":
+	case "GET /user/{version}/{user}/password_reset":
 		return h.requestReset
-	case "DELETE password_reset":
+	case "DELETE /user/{version}/{user}/password_reset":
 		return h.clearReset
 	}
 	return nil
