@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"strings"
 	"time"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
@@ -84,12 +84,7 @@ func New(inner auth.Authenticator, counters counter.Store, cfg Config, events ce
 // addresses mapped to their derived name), or the lower-cased input when
 // it is not a valid name at all, so that every spelling of one account
 // shares one counter.
-func Key(user string) string {
-	if n, err := auth.NormalizeUsername(user); err == nil {
-		return n
-	}
-	return strings.ToLower(user)
-}
+func Key(user string) string { return weaveurl.UserKey(user) }
 
 func failuresKey(name string) string { return "lockout:" + name }
 func lockedKey(name string) string   { return "locked:" + name }
