@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"weaveproxy/diff/noise"
+	dsnpkg "weaveproxy/internal/dsn"
 )
 
 // Options configure a store; zero fields take the defaults.
@@ -98,29 +99,30 @@ type Store struct {
 	saves   map[string]int // per route, to trim the pair log now and then
 }
 
-// Open opens the store a DSN names: "sqlite:PATH" (or a bare path) or
-// "mysql:<go-sql-driver DSN>", and creates its tables where missing.
+// Open opens the store a DSN names, as every weaveproxy flag takes one
+// (dsn.Parse: "sqlite:PATH", "mysql:<go-sql-driver DSN>" or
+// "mysql://…"), and creates its tables where missing. Errors name the DSN,
+// password masked.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
-	var (
-		db  *sql.DB
-		d   *dialect
-		err error
-	)
-	switch {
-	case strings.HasPrefix(dsn, "mysql:"):
+	kind, source, err := dsnpkg.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("diff store: %w", err)
+	}
+	var db *sql.DB
+	d := sqliteDialect
+	if kind == dsnpkg.MySQL {
 		d = mysqlDialect
-		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql:"))
-	default:
-		d = sqliteDialect
-		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+		db, err = openMySQL(source)
+	} else {
+		db, err = openSQLite(source)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff store %s: %w", dsnpkg.Redact(dsn), err)
 	}
 	s, err := New(ctx, db, d.name, opt)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("diff store %s: %w", dsnpkg.Redact(dsn), err)
 	}
 	s.desc = d.name
 	return s, nil

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 
 	dsnpkg "weaveproxy/internal/dsn"
 	"weaveproxy/native/store"
@@ -87,16 +86,18 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{t: t, log: log}
-	switch {
-	case strings.HasPrefix(dsn, "mysql:"):
+	kind, source, err := dsnpkg.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	switch kind {
+	case dsnpkg.MySQL:
 		e.d = mysqlDialect
-		e.db, err = openMySQL(strings.TrimPrefix(dsn, "mysql:"))
+		e.db, err = openMySQL(source)
 		e.rdb = e.db
-	case strings.HasPrefix(dsn, "sqlite:"):
-		e.d = sqliteDialect
-		e.db, e.rdb, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
 	default:
-		return nil, fmt.Errorf("sqlstore: DSN %q: want sqlite:PATH or mysql:DSN", dsnpkg.Redact(dsn))
+		e.d = sqliteDialect
+		e.db, e.rdb, err = openSQLite(source)
 	}
 	if err != nil {
 		return nil, err
