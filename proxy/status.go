@@ -1,20 +1,24 @@
 package proxy
 
 import (
+	"fmt"
 	"time"
 
 	"weaveproxy/proxy/routes"
 )
 
-// Status describes the table in force, for the admin API.
+// Status describes the table in force, for the admin API. What needs
+// Ops' attention comes first: Problems says it in words, LastReload
+// carries a failed reload's error with its line and column.
 type Status struct {
+	Problems   []string      `json:"problems,omitempty"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 	Source     string        `json:"source"`
 	Hash       string        `json:"hash"` // routes.Table.Hash: equal on every proxy serving the same table
 	LoadedAt   time.Time     `json:"loaded_at"`
 	Default    routes.Mode   `json:"default"`
 	Legacy     LegacyStatus  `json:"legacy"`
 	Routes     []RouteStatus `json:"routes"`
-	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 }
 
 // LegacyStatus is the legacy upstream and its breaker.
@@ -44,6 +48,13 @@ func (p *Proxy) Status() Status {
 		Legacy: LegacyStatus{URL: t.Legacy.URL, Breaker: st.legacy.State(),
 			BackoffSeconds: t.Legacy.Breaker.BackoffSeconds()},
 		LastReload: p.last.Load()}
+	if r := s.LastReload; r != nil && r.Error != "" {
+		s.Problems = append(s.Problems, fmt.Sprintf("the last reload (%s) failed, the table loaded at %s stays in force: %s",
+			r.At.Format(time.RFC3339), s.LoadedAt.Format(time.RFC3339), r.Error))
+	}
+	if b := s.Legacy.Breaker; b != "closed" {
+		s.Problems = append(s.Problems, fmt.Sprintf("the legacy circuit breaker is %s: requests for legacy get 503 with back-off", b))
+	}
 	listed := map[string]bool{}
 	for _, rt := range t.Routes {
 		listed[rt.Match] = true

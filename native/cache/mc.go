@@ -25,6 +25,9 @@ type mc struct {
 
 	mu         sync.Mutex
 	downUntil  time.Time
+	down       bool             // failing since the last success: logged once, not per backoff
+	reminded   time.Time        // when the log last said memcache is still down
+	failures   int64            // failures since down
 	dirty      map[int64]uint64 // user → seq of the latest write that owes an invalidation
 	seq        uint64
 	epochOwed  uint64 // bumped when the epoch must move; paid when epochPaid catches up
@@ -189,23 +192,48 @@ func (m *mc) gate(op string) bool {
 // result classifies an operation's error: the protocol answers (miss, not
 // stored, conflict) are normal; anything else is a failure that starts a
 // backoff.
+//
+// The log says when memcache goes down and when it answers again, and
+// while it stays down reminds at most every stillDownEvery: one line per
+// backoff (every second) filled logs for as long as an outage lasted.
 func (m *mc) result(op string, err error) error {
 	if err == nil || errors.Is(err, memcache.ErrCacheMiss) ||
 		errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCASConflict) {
+		m.mu.Lock()
+		was, failures := m.down, m.failures
+		m.down, m.failures = false, 0
+		m.mu.Unlock()
+		if was {
+			m.cfg.Logger.Info("cache: memcache answers again", "failures", failures)
+		}
 		return err
 	}
 	m.cfg.OnError(op, err)
 	now := m.cfg.Now()
 	m.mu.Lock()
-	fresh := !now.Before(m.downUntil)
 	m.downUntil = now.Add(m.cfg.Backoff)
+	m.failures++
+	first := !m.down
+	remind := m.down && now.Sub(m.reminded) >= stillDownEvery
+	m.down = true
+	if first || remind {
+		m.reminded = now
+	}
+	failures := m.failures
 	m.mu.Unlock()
-	if fresh {
-		m.cfg.Logger.Warn("cache: memcache failed, serving from the database",
+	switch {
+	case first:
+		m.cfg.Logger.Warn("cache: memcache failed, serving from the database until it answers",
 			"op", op, "err", err, "backoff", m.cfg.Backoff)
+	case remind:
+		m.cfg.Logger.Warn("cache: memcache still failing, serving from the database",
+			"op", op, "err", err, "failures", failures)
 	}
 	return err
 }
+
+// stillDownEvery spaces the reminders that memcache is still down.
+const stillDownEvery = time.Minute
 
 func (m *mc) getMulti(keys []string) (map[string]*memcache.Item, error) {
 	if !m.gate("get") {

@@ -3,6 +3,9 @@ package cache
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,5 +331,55 @@ func TestConcurrentWritersNeverStale(t *testing.T) {
 				fresh(t, "at the end", f, e, start)
 			}
 		})
+	}
+}
+
+// lockedBuffer is a log sink the cache's goroutines may write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// An outage is logged when it starts and when it ends, not once per
+// backoff: memcached down for many backoffs gives one warning, and its
+// return one line.
+func TestOutageLoggedOncePerChange(t *testing.T) {
+	b := storetest.Backends()[0]
+	mc := testenv.StartMemcached(t)
+	logs := &lockedBuffer{}
+	f := newFixture(t, b.Open(t), mc.Addr, Config{Backoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	ctx := context.Background()
+	now := store.FromTime(time.Now())
+	mc.Stop()
+	for i := 0; i < 10; i++ {
+		if _, err := f.cache.CollectionTimestamps(ctx, f.user); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond) // past each backoff: memcache is tried again
+	}
+	if got := f.errs.total(); got < 5 {
+		t.Fatalf("only %d memcache failures while it was down", got)
+	}
+	if n := logs.count("memcache failed"); n != 1 {
+		t.Errorf("%d 'memcache failed' lines for one outage; want 1:\n%s", n, logs.b.String())
+	}
+	mc.Start(t)
+	waitUsable(t, f.cache)
+	fresh(t, "after the outage", f, f.cache, now)
+	if n := logs.count("memcache answers again"); n != 1 {
+		t.Errorf("%d 'answers again' lines; want 1:\n%s", n, logs.b.String())
 	}
 }

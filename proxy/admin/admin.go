@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,9 @@ type Config struct {
 type handler struct {
 	cfg Config
 	log *slog.Logger
+	// notReady remembers the last /readyz outcome, so that the log says
+	// when readiness is lost and when it comes back, once each.
+	notReady atomic.Bool
 }
 
 // New returns the admin handler.
@@ -119,11 +123,18 @@ func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	status, code := "ready", http.StatusOK
+	var failed []any
 	for _, res := range results {
 		if !res.OK {
 			status, code = "not ready", http.StatusServiceUnavailable
-			h.log.Warn("not ready", "check", res.Name, "err", res.Error)
+			failed = append(failed, res.Name, res.Error)
 		}
+	}
+	switch was := h.notReady.Swap(failed != nil); {
+	case failed != nil && !was:
+		h.log.Warn("not ready", failed...)
+	case failed == nil && was:
+		h.log.Info("ready again")
 	}
 	writeJSON(w, code, struct {
 		Status string        `json:"status"`

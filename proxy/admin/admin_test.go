@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,6 +121,12 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(body, `"mode": "native"`) || !strings.Contains(body, `routes.yaml:6:11: unknown mode`) {
 		t.Errorf("GET /routes after a refused reload:\n%s", body)
 	}
+	// What Ops must see leads the answer, before the table.
+	problems, source := strings.Index(body, `"problems"`), strings.Index(body, `"source"`)
+	if problems < 0 || source < problems || !strings.Contains(body[problems:source], "the last reload") ||
+		!strings.Contains(body[problems:source], "unknown mode") {
+		t.Errorf("the reload error does not come first:\n%s", body)
+	}
 	e.write(t, strings.Replace(routesYAML, "mode: native", "mode: shadow", 1))
 	code, body = call(t, "POST", e.admin.URL+"/routes/reload")
 	if code != 200 || !strings.Contains(body, `"mode": "shadow"`) || strings.Contains(body, `"error"`) {
@@ -159,6 +166,35 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", e.admin.URL+"/healthz"); code != 200 {
 		t.Error("healthz depends on legacy")
+	}
+}
+
+// Readiness changes are logged once each way: "not ready" when a check
+// starts failing (not on every probe), "ready again" when all pass again.
+func TestReadinessChangesLogged(t *testing.T) {
+	var down atomic.Bool
+	var logs strings.Builder
+	h := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Ready: []Check{{Name: "database", Func: func(context.Context) error {
+			if down.Load() {
+				return errors.New("refused")
+			}
+			return nil
+		}}}})
+	probe := func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	}
+	probe()
+	down.Store(true)
+	probe()
+	probe()
+	down.Store(false)
+	probe()
+	probe()
+	out := logs.String()
+	if strings.Count(out, "not ready") != 1 || strings.Count(out, "ready again") != 1 {
+		t.Errorf("want one 'not ready' and one 'ready again':\n%s", out)
 	}
 }
 

@@ -3,9 +3,11 @@ package forward
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -209,4 +211,62 @@ func BenchmarkOpenBreaker(b *testing.B) {
 			b.Fatal(res.Status)
 		}
 	}
+}
+
+// The breaker opening is a warning; closing again is news, not a problem:
+// it is logged at INFO.
+func TestBreakerCloseLoggedAtInfo(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	var failing atomic.Bool
+	failing.Store(true)
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer legacy.Close()
+	u := New(breakerCfg(legacy.URL), Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	defer u.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { u.Forward(w, r, nil) }))
+	defer srv.Close()
+	get := func() {
+		if res, err := http.Get(srv.URL + "/1.0/alice/info/collections"); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}
+	for range 3 {
+		get()
+	}
+	waitState(t, u, "open")
+	failing.Store(false)
+	time.Sleep(250 * time.Millisecond) // past OpenFor: the next request probes
+	get()
+	waitState(t, u, "closed")
+	mu.Lock()
+	defer mu.Unlock()
+	var opened, closed string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		switch {
+		case strings.Contains(l, "to=open"):
+			opened = l
+		case strings.Contains(l, "to=closed"):
+			closed = l
+		}
+	}
+	if !strings.Contains(opened, "level=WARN") || !strings.Contains(closed, "level=INFO") {
+		t.Errorf("open logged as %q, close as %q; want WARN and INFO", opened, closed)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

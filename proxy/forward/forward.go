@@ -103,7 +103,12 @@ func New(cfg routes.Upstream, opt Options) *Upstream {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= b.Failures },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errClientGone) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
-			log.Warn("legacy circuit breaker", "upstream", cfg.URL, "from", from.String(), "to", to.String())
+			// Opening is news for Ops; closing is the system healing.
+			lvl := slog.LevelWarn
+			if to == gobreaker.StateClosed {
+				lvl = slog.LevelInfo
+			}
+			log.Log(context.Background(), lvl, "legacy circuit breaker", "upstream", cfg.URL, "from", from.String(), "to", to.String())
 			if opt.OnStateChange != nil {
 				opt.OnStateChange(from.String(), to.String())
 			}
