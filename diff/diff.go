@@ -47,8 +47,8 @@ type Pair struct {
 	// Legacy2, when set, is a second legacy answer to the same read. Fields
 	// that differ between Legacy and Legacy2 teach the store what noise is.
 	Legacy2 *Answer
-	// DryRun marks a write whose native side ran in a rolled-back
-	// transaction.
+	// DryRun marks a write whose native side ran as a dry run (nothing
+	// kept: store.Engine.DryRun).
 	DryRun bool
 	At     time.Time
 }

@@ -2,7 +2,7 @@
 // storage API (1.0, 1.1), the User API 1.0, the password-reset and
 // delete-account pages and the heartbeat, over one storage engine. A Server
 // is a value: a process may hold several with different engines, and the
-// shadow side builds one bound to a rolled-back transaction.
+// shadow side builds one on a dry-run view of the engine.
 package native
 
 import (
@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"weaveproxy/internal/dryrun"
 	"weaveproxy/internal/weaveurl"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/captcha"
@@ -96,13 +97,16 @@ func New(cfg Config) (*Server, error) {
 }
 
 // DryRun returns a handler that answers each request exactly as s would,
-// but inside a database transaction that is always rolled back: shadow mode
+// but on the engine's dry-run view (store.Engine.DryRun: a snapshot of the
+// database plus the request's own writes, kept in memory): shadow mode
 // runs a write natively this way, compares the answer with legacy's, and
 // keeps nothing. Side effects outside the database are suppressed too: no
-// CEF events, no lockout counting, no reset mail.
+// CEF events, no lockout counting, no reset mail. Once the snapshot is
+// taken it tells the request's dryrun.Gate, if any.
 func (s *Server) DryRun() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := s.cfg.Engine.DryRun(r.Context(), func(tx store.Engine) error {
+			dryrun.Opened(r.Context())
 			view, err := s.view(tx)
 			if err != nil {
 				return err
@@ -118,16 +122,16 @@ func (s *Server) DryRun() http.Handler {
 }
 
 // DryRunUsers is a Users backend living partly outside the database,
-// which gives a view of itself over a rolled-back transaction that keeps
-// its own writes out (ldapdir.Directory).
+// which gives a view of itself over a dry-run view of the engine that
+// keeps its own writes out (ldapdir.Directory).
 type DryRunUsers interface {
 	DryRunUsers(tx store.Engine) store.Users
 }
 
 // view is a Server over tx with every side effect beyond the database
 // turned off. The storage handler is a shallow copy (its router compiled
-// once) with a timestamp memory of its own, so rolled-back writes never
-// push real timestamps forward; the User API is cheap to rebuild.
+// once) with a timestamp memory of its own, so dry-run writes never push
+// real timestamps forward; the User API is cheap to rebuild.
 func (s *Server) view(tx store.Engine) (*Server, error) {
 	var users store.Users = tx
 	if d, ok := s.cfg.Users.(DryRunUsers); ok {

@@ -54,9 +54,9 @@ type Config struct {
 	Table *routes.Table
 	// Native serves native-mode requests (the Go Weave server).
 	Native http.Handler
-	// NativeDryRun, if set, runs a request natively inside a transaction
-	// that is rolled back (store.Engine.DryRun); shadow mode uses it to
-	// compare writes without applying them twice.
+	// NativeDryRun, if set, runs a request natively as a dry run that
+	// keeps nothing (store.Engine.DryRun); shadow mode uses it to compare
+	// writes without applying them twice.
 	NativeDryRun http.Handler
 	// Shadow serves shadow-mode routes; nil means a CaptureShadower that
 	// compares nothing and drops the pairs.

@@ -45,7 +45,8 @@ type ShadowCall struct {
 	Legacy http.Handler
 	// Native is the native server; it applies writes.
 	Native http.Handler
-	// NativeDryRun runs a request natively in a rolled-back transaction;
+	// NativeDryRun runs a request natively as a dry run (a snapshot of
+	// the database plus the request's writes in memory, nothing kept);
 	// nil when the proxy has none.
 	NativeDryRun http.Handler
 }
@@ -80,8 +81,8 @@ type Pair struct {
 	// Native is nil when native did not run: a write without dry run or
 	// with shadow_writes: false, or a request body over the limit.
 	Native *CapturedResponse
-	// DryRun is true when Native answered a write inside a rolled-back
-	// transaction (NativeDryRun), before legacy applied it.
+	// DryRun is true when Native answered a write as a dry run
+	// (NativeDryRun), on the state before legacy applied it.
 	DryRun bool
 	Diff   *yaml.Node // the route's diff: block, nil when absent
 	At     time.Time  // when the request arrived

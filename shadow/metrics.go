@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
 		}, []string{"stage"}),
 		dryRun: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "weaveproxy_shadow_dry_run_seconds",
-			Help:    "Time the native dry run of a shadowed write adds before legacy gets it.",
+			Help:    "Time a shadowed write waits for its native dry run's snapshot before legacy gets it.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
 		}, []string{"route"}),
 		repeated: prometheus.NewCounter(prometheus.CounterOpts{

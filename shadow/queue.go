@@ -61,6 +61,19 @@ func (q *queue) offer(j *job) dropReason {
 // done releases a job taken from the channel.
 func (q *queue) done(j *job) {
 	q.bytes.Add(-j.size)
+	q.unhold()
+}
+
+// hold counts a job that is not offered yet (a write whose dry run is
+// still going) as pending, so that wait waits for it too; unhold ends
+// that, after the job was offered (or dropped).
+func (q *queue) hold() {
+	q.mu.Lock()
+	q.pending++
+	q.mu.Unlock()
+}
+
+func (q *queue) unhold() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.pending--; q.pending == 0 {

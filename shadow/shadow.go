@@ -18,14 +18,20 @@
 //     writes the shadower sees count: a user's writes on routes in legacy
 //     mode are invisible to it.
 //   - Writes (everything else), when the route has shadow_writes and the
-//     proxy has a dry-run handler: the native dry run goes first, inside a
-//     transaction that is rolled back, so it sees exactly the state legacy
-//     will see; then legacy applies the write and answers the client. The
-//     dry run is the one piece of shadow work on the client's path
-//     (weaveproxy_shadow_dry_run_seconds, BenchmarkShadowLatency); it is
-//     bounded by Options.DryRunTimeout and cannot fail the request. With
-//     shadow_writes: false, or no dry-run handler, writes go to legacy
-//     alone and are not compared.
+//     proxy has a dry-run handler: the native dry run starts on a
+//     goroutine of its own (at most Options.DryRuns at a time; beyond, the
+//     write is not compared, reason "dry_run_busy"). It takes a read-only
+//     snapshot of the database and reports it (internal/dryrun); only
+//     then does legacy get the write, so native answers from exactly the
+//     state legacy saw, from a snapshot plus an in-memory overlay that
+//     holds no lock legacy could wait on (store.Engine.DryRun). The rest
+//     of the dry run runs beside legacy; the client gets legacy's answer
+//     as soon as legacy is done, and whichever of the two ends last hands
+//     the pair to the queue. Taking the snapshot is the one piece of
+//     shadow work on the client's path (weaveproxy_shadow_dry_run_seconds,
+//     BenchmarkShadowLatency), bounded by Options.DryRunTimeout; the dry
+//     run cannot fail the request. With shadow_writes: false, or no
+//     dry-run handler, writes go to legacy alone and are not compared.
 //   - The queue never blocks: when it holds QueueSize pairs or QueueBytes
 //     bytes, a new pair is dropped and counted
 //     (weaveproxy_shadow_dropped_total). Memory is bounded by QueueBytes
@@ -72,9 +78,15 @@ type Options struct {
 	// one is passed through untouched and not compared (default
 	// proxy.DefaultMaxCapture).
 	MaxCapture int64
-	// DryRunTimeout bounds a write's native dry run (default 2s); when it
-	// expires the write goes on to legacy and is not compared.
+	// DryRunTimeout bounds how long a write waits for its native dry
+	// run's snapshot (default 2s); when it expires the write goes on to
+	// legacy and is not compared. The whole dry run is bounded by
+	// NativeTimeout.
 	DryRunTimeout time.Duration
+	// DryRuns bounds the dry runs in progress (default 8), each holding a
+	// database connection and a snapshot; a write beyond goes to legacy
+	// alone and is not compared.
+	DryRuns int
 	// NativeTimeout bounds each native or repeated run in a worker, and
 	// StoreTimeout each store write (defaults 30s).
 	NativeTimeout time.Duration
@@ -107,6 +119,9 @@ func (o Options) withDefaults() Options {
 	if o.DryRunTimeout <= 0 {
 		o.DryRunTimeout = 2 * time.Second
 	}
+	if o.DryRuns <= 0 {
+		o.DryRuns = 8
+	}
 	if o.NativeTimeout <= 0 {
 		o.NativeTimeout = 30 * time.Second
 	}
@@ -132,6 +147,8 @@ type Shadower struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // workers
 	closed sync.Once
+
+	dry dryRuns // writes' dry runs in progress
 }
 
 var _ proxy.Shadower = (*Shadower)(nil)
@@ -146,7 +163,8 @@ func New(opt Options) (*Shadower, error) {
 	}
 	opt = opt.withDefaults()
 	s := &Shadower{opt: opt, log: opt.Logger, q: newQueue(opt.QueueSize, opt.QueueBytes),
-		confs: &confCache{st: opt.Store, log: opt.Logger}, clock: newWriteClock()}
+		confs: &confCache{st: opt.Store, log: opt.Logger}, clock: newWriteClock(),
+		dry: dryRuns{slots: make(chan struct{}, opt.DryRuns)}}
 	m, err := newMetrics(opt.Metrics, s.q)
 	if err != nil {
 		return nil, err
@@ -165,13 +183,15 @@ func New(opt Options) (*Shadower, error) {
 func (s *Shadower) Flush(ctx context.Context) error { return s.q.wait(ctx) }
 
 // Close stops accepting pairs (later shadow requests are still served by
-// legacy, their pairs dropped with reason "closed"), lets the workers
-// finish what is queued, and returns when they are done. If ctx ends
-// first, the runs in progress are cancelled and the rest is dropped.
+// legacy, their pairs dropped with reason "closed"), lets the dry runs in
+// progress and the workers finish what is queued, and returns when they
+// are done. If ctx ends first, the runs in progress are cancelled and the
+// rest is dropped.
 func (s *Shadower) Close(ctx context.Context) error {
-	s.closed.Do(s.q.close)
 	done := make(chan struct{})
 	go func() {
+		s.dry.close()
+		s.closed.Do(s.q.close)
 		s.wg.Wait()
 		close(done)
 	}()
@@ -204,8 +224,9 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 	}
 	j := &job{route: route, user: call.User, conf: s.confs.get(call.Route.Diff),
 		req: capture(r, body), at: time.Now(), write: write}
+	j.parts.Store(1)
 	if write {
-		s.prepareWrite(r, call, j)
+		s.startDryRun(call, j)
 	} else {
 		j.native = call.Native
 		j.repeat = s.repeatRead(j.conf)
@@ -215,27 +236,7 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 	start := time.Now()
 	call.Legacy.ServeHTTP(t, r)
 	j.legacy = answerOf(t.Captured(time.Since(start)))
-	s.enqueue(j)
-}
-
-// prepareWrite runs the write's native dry run, before legacy applies
-// it, when the route compares writes.
-func (s *Shadower) prepareWrite(r *http.Request, call proxy.ShadowCall, j *job) {
-	switch {
-	case !call.Route.ShadowWrites:
-		j.skip = "writes_off"
-		return
-	case call.NativeDryRun == nil:
-		j.skip = "no_dry_run"
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opt.DryRunTimeout)
-	defer cancel()
-	j.dry = run(call.NativeDryRun, j.req.request(ctx), s.opt.MaxCapture)
-	s.m.dryRun.WithLabelValues(j.route).Observe(j.dry.took.Seconds())
-	if j.dry.err != nil && ctx.Err() != nil {
-		j.skip = "dry_run_timeout"
-	}
+	s.finish(j)
 }
 
 func (s *Shadower) repeatRead(c *routeConf) bool {

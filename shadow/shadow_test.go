@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"weaveproxy/diff/noise"
+	"weaveproxy/internal/dryrun"
 
 	"weaveproxy/diff"
 )
@@ -154,6 +155,63 @@ func TestWriteDryRunRunsBeforeLegacy(t *testing.T) {
 	}
 }
 
+// Legacy gets a write as soon as the dry run's snapshot is taken: the
+// rest of the dry run goes on beside and after legacy, off the client's
+// path, and is still compared.
+func TestDryRunFinishesAfterTheClientsAnswer(t *testing.T) {
+	r := newRig(t, "", Options{})
+	answered := make(chan struct{})
+	var after atomic.Bool
+	r.dry = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		dryrun.Opened(req.Context())
+		select {
+		case <-answered:
+			after.Store(true)
+		case <-time.After(10 * time.Second):
+		}
+		weaveHeaders(w, "1795895500.46")
+		w.Write([]byte(`1795895500.46`))
+	})
+	r.legacy = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		weaveHeaders(w, "1795895500.47")
+		w.Write([]byte(`1795895500.47`))
+	})
+	if w := r.serve("PUT", "/1.0/alice/storage/bookmarks/a", `{"payload":"x"}`); w.Body.String() != "1795895500.47" {
+		t.Fatalf("client got %q, want legacy's answer", w.Body.String())
+	}
+	close(answered)
+	r.flush()
+	if !after.Load() {
+		t.Fatal("the client waited for the whole dry run")
+	}
+	if c := r.counts(putRoute); c.Pairs != 1 || c.DryRun != 1 || c.Different != 0 {
+		t.Fatalf("counts %+v, want the dry-run pair compared", c)
+	}
+}
+
+// Dry runs in progress are bounded: a write beyond goes to legacy alone,
+// at once, and is counted as not compared.
+func TestDryRunsBounded(t *testing.T) {
+	r := newRig(t, "", Options{DryRuns: 1})
+	release := make(chan struct{})
+	r.dry = http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		dryrun.Opened(req.Context())
+		<-release
+	})
+	r.serve("PUT", "/1.0/alice/storage/bookmarks/a", `{}`)
+	if w := r.serve("PUT", "/1.0/alice/storage/bookmarks/b", `{}`); !strings.Contains(w.Body.String(), "legacy") {
+		t.Fatalf("client got %q", w.Body.String())
+	}
+	close(release)
+	r.flush()
+	if got := counter(r.sh.m.skipped, putRoute, "dry_run_busy"); got != 1 {
+		t.Fatalf("skipped busy %v, want 1", got)
+	}
+	if c := r.counts(putRoute); c.Pairs != 1 {
+		t.Fatalf("counts %+v, want the first write compared", c)
+	}
+}
+
 func TestShadowWritesOff(t *testing.T) {
 	yaml := defaultRoutes + "routes:\n  - match: \"" + putRoute + "\"\n    mode: shadow\n    shadow_writes: false\n"
 	r := newRig(t, yaml, Options{})
@@ -175,6 +233,7 @@ func TestDryRunTimeout(t *testing.T) {
 	if w := r.serve("PUT", "/1.0/alice/storage/bookmarks/a", `{}`); !strings.Contains(w.Body.String(), "legacy") {
 		t.Fatalf("client got %q", w.Body.String())
 	}
+	r.flush()
 	if got := counter(r.sh.m.skipped, putRoute, "dry_run_timeout"); got != 1 {
 		t.Fatalf("skipped %v, want 1", got)
 	}

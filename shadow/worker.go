@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"weaveproxy/diff"
@@ -31,6 +32,10 @@ type job struct {
 
 	skip string // set on the request path: not compared, for this reason
 	size int64  // bytes held while queued
+
+	// parts counts what is still to come before the job can be queued:
+	// legacy's answer, and a write's dry run, which may end later.
+	parts atomic.Int32
 }
 
 func (s *Shadower) worker() {
