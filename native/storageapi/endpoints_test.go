@@ -114,6 +114,20 @@ var endpointSteps = []step{
 	{method: "DELETE", path: "storage", hdr: []string{"X-Confirm-Delete", "1"}},
 	{method: "GET", path: "info/collections"},
 	{method: "GET", path: "storage/bookmarks"},
+	// Ids with '/' (base64): stored from a batch, listed, selected and
+	// deleted by ids=, addressed by URL with the '/' as %2F.
+	{method: "PUT", path: "storage/bookmarks/a%2Fb", body: `{"payload":"slash"}`},
+	{method: "GET", path: "storage/bookmarks/a%2Fb"},
+	{method: "GET", path: "storage/bookmarks?full=1"},
+	{method: "DELETE", path: "storage/bookmarks/a%2Fb"},
+	{method: "POST", path: "storage/b64", body: `[{"id":"ab/cd+e=","payload":"b64","sortindex":3},{"id":"x/y","payload":"xy","sortindex":2},{"id":"k","payload":"k","sortindex":1,"extra":[1,{"a":2}]}]`},
+	{method: "GET", path: "storage/b64?sort=index"},
+	{method: "GET", path: "storage/b64?ids=ab/cd%2Be%3D,x%2Fy&full=1&sort=index"},
+	{method: "GET", path: "storage/b64/ab%2Fcd%2Be%3D"},
+	{method: "DELETE", path: "storage/b64?ids=x/y"},
+	{method: "DELETE", path: "storage/b64/ab%2Fcd%2Be%3D"},
+	{method: "GET", path: "storage/b64?sort=index"},
+	{method: "DELETE", path: "storage/b64/k"},
 }
 
 // TestEndpoints runs the transcript on both engines and both versions.

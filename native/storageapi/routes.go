@@ -84,8 +84,8 @@ func (rq *request) target(c weaveurl.Request) error {
 		}
 	}
 	if strings.Contains(c.Shape, "{id}") {
-		// An escaped '/' decodes into the id, which the id rules refuse:
-		// such an item could never be addressed by URL.
+		// An escaped '/' (%2F) decodes into the id: that is how a URL
+		// addresses an item whose id has a '/' (base64 ids).
 		if rq.id = c.ID; !weave.ValidID(rq.id) {
 			return weave.BadRequest(weave.CodeInvalidWBO, "invalid item id %q", c.ID)
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"weaveproxy/native/store"
@@ -91,20 +92,27 @@ func ParseWBO(body []byte, urlID string) (Item, error) {
 	return it, nil
 }
 
+// knownFields are the WBO fields a client sends; every other key is
+// ignored, whatever its value.
+var knownFields = []string{"id", "parentid", "predecessorid", "sortindex", "ttl", "payload"}
+
 // BuildItem turns a decoded JSON value into an Item, or a validation
-// message. Rules of the Python server: the value must be an object whose
-// values are all scalars (unknown keys included); then id, parentid,
+// message. The value must be an object; its known fields must be scalars
+// (a list or object there could not be stored as sent); then id, parentid,
 // predecessorid, sortindex, ttl and payload are checked in that order and
-// the first failure is reported. A non-empty urlID replaces the body's id.
-// JSON booleans are scalars (Python's bool is an int) but are refused in
-// the known fields.
+// the first failure is reported (the Python server's rules). Other keys
+// are ignored whatever they hold, as PHP and the first Python server did:
+// refusing the item for them would lose data both stored. A non-empty
+// urlID replaces the body's id. JSON booleans are refused in the known
+// fields: PHP and Python would have stored different values ("1" and
+// "True"), neither the one sent.
 func BuildItem(v any, urlID string) (Item, string) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return Item{}, MsgInvalidWBO
 	}
-	for _, val := range obj {
-		switch val.(type) {
+	for _, name := range knownFields {
+		switch obj[name].(type) {
 		case nil, string, json.Number, bool:
 		default:
 			return Item{}, MsgInvalidWBO
@@ -156,11 +164,14 @@ func BuildItem(v any, urlID string) (Item, string) {
 	return it, ""
 }
 
-// ValidID says whether id can name an item: 1 to 64 bytes of UTF-8 (a
-// JSON answer could not carry other bytes back), no '/' (it could not be
-// addressed by URL).
+// ValidID says whether id can name an item: 1 to 64 bytes (the legacy
+// wbo.id column) of UTF-8 (a JSON answer could not carry other bytes
+// back) without control characters. Anything else goes, '/' included:
+// PHP stored such ids and base64 makes them (Mozilla's own load test
+// does); a URL addresses them percent-encoded (a%2Fb).
 func ValidID(id string) bool {
-	return id != "" && len(id) <= MaxIDBytes && !strings.Contains(id, "/") && utf8.ValidString(id)
+	return id != "" && len(id) <= MaxIDBytes && utf8.ValidString(id) &&
+		strings.IndexFunc(id, unicode.IsControl) < 0
 }
 
 func optionalRef(obj map[string]any, key, msg string) (*string, string) {

@@ -51,6 +51,12 @@ func TestParseWBO(t *testing.T) {
 			want: store.WBO{ID: "p", ParentID: ptr("12"), PredecessorID: ptr("p")}},
 		{body: `{"payload":"x","parentid":"` + strings.Repeat("p", 64) + `"}`, urlID: "p",
 			want: store.WBO{ID: "p", Payload: ptr("x"), PayloadSize: 1, ParentID: ptr(strings.Repeat("p", 64))}},
+		// Any printable id: base64's '/', '+' and '=', spaces, non-ASCII.
+		{body: `{"payload":"x"}`, urlID: "a/b", want: store.WBO{ID: "a/b", Payload: ptr("x"), PayloadSize: 1}},
+		{body: `{"id":"ab/cd+ef==","payload":"x"}`, want: store.WBO{ID: "ab/cd+ef==", Payload: ptr("x"), PayloadSize: 1}},
+		{body: `{"id":" ..% ?#ü","payload":"x"}`, want: store.WBO{ID: " ..% ?#ü", Payload: ptr("x"), PayloadSize: 1}},
+		// Unknown keys are ignored whatever they hold (PHP stored these).
+		{body: `{"payload":"x","unknown":[1],"obj":{"a":{}}}`, urlID: "k", want: store.WBO{ID: "k", Payload: ptr("x"), PayloadSize: 1}},
 
 		{body: `{oops`, urlID: "x", code: CodeJSONParse},
 		{body: `{"a":1} {"b":2}`, urlID: "x", code: CodeJSONParse},
@@ -62,9 +68,13 @@ func TestParseWBO(t *testing.T) {
 		{body: `[1, 2]`, urlID: "x", code: CodeInvalidWBO},
 		{body: `null`, urlID: "x", code: CodeInvalidWBO},
 		{body: `{"id":["1","2"],"payload":{"3":"4"}}`, urlID: "x", code: CodeInvalidWBO},
-		{body: `{"payload":"x","unknown":[1]}`, urlID: "x", code: CodeInvalidWBO},
+		{body: `{"payload":"x","parentid":["p"]}`, urlID: "x", code: CodeInvalidWBO},
+		{body: `{"payload":"x","sortindex":{"n":1}}`, urlID: "x", code: CodeInvalidWBO},
 		{body: `{"payload":"x"}`, urlID: strings.Repeat("x", 65), code: CodeInvalidWBO},
-		{body: `{"payload":"x"}`, urlID: "a/b", code: CodeInvalidWBO},
+		{body: `{"payload":"x"}`, urlID: "a\tb", code: CodeInvalidWBO},
+		{body: `{"payload":"x"}`, urlID: "a\x7fb", code: CodeInvalidWBO},
+		{body: `{"payload":"x"}`, urlID: "a\u0085b", code: CodeInvalidWBO},
+		{body: `{"id":"nl\n","payload":"x"}`, code: CodeInvalidWBO},
 		{body: `{"payload":"x","sortindex":"abc"}`, urlID: "x", code: CodeInvalidWBO},
 		{body: `{"payload":"x","sortindex":"FAIL"}`, urlID: "x", code: CodeInvalidWBO},
 		{body: `{"payload":"x","sortindex":1000000000}`, urlID: "x", code: CodeInvalidWBO},
