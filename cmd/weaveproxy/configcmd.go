@@ -43,6 +43,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // validate checks what serve would refuse at start besides the flags'
 // own parsing, without opening anything.
 func (f *serveFlags) validate() error {
+	if err := f.checkValues(); err != nil {
+		return err
+	}
 	if _, err := newLogger(f, io.Discard); err != nil {
 		return err
 	}

@@ -54,6 +54,9 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return // asked for help, and got it
 		}
+		if errors.As(err, new(reportedError)) {
+			os.Exit(2) // the logger has said it, in the configured format
+		}
 		fmt.Fprintln(os.Stderr, "weaveproxy:", err)
 		os.Exit(2)
 	}
@@ -78,6 +81,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	printUsage(stderr)
 	return fmt.Errorf("unknown command %q", name)
 }
+
+// reportedError is an error the command has already logged.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
 
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"weaveproxy/native/cache"
 	"weaveproxy/proxy"
@@ -44,6 +45,14 @@ func buildProxy(ctx context.Context, f *serveFlags, log *slog.Logger, a *app, np
 		return err
 	}
 	a.closers = append(a.closers, p)
+	// Say at start when legacy does not answer, rather than at the first
+	// request: the proxy still starts, and native routes are served.
+	probe, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := p.LegacyReady(probe); err != nil {
+		log.Warn("legacy server not reachable at start: legacy routes answer 503 with back-off until it is; native routes are served",
+			"url", table.Legacy.URL, "err", err)
+	}
+	cancel()
 	go func() {
 		if err := p.Watch(ctx); err != nil && ctx.Err() == nil {
 			log.Error("routes watch stopped", "err", err)

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"weaveproxy/internal/config"
 )
@@ -71,7 +74,37 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	return f, nil
+	return f, f.validate()
+}
+
+// checkValues refuses settings that would only fail later, at the first
+// request or never visibly: a memcache address without a port silently
+// disables the cache's and lockout's sharing, a negative quota refuses
+// every write.
+func (f *serveFlags) checkValues() error {
+	if f.quotaKB < 0 {
+		return fmt.Errorf("--quota-kb %v: want 0 (no quota) or a positive size in KB", f.quotaKB)
+	}
+	if f.memcache != "" {
+		for _, addr := range strings.Split(f.memcache, ",") {
+			if strings.HasPrefix(addr, "/") {
+				continue // a unix socket
+			}
+			host, port, err := net.SplitHostPort(addr)
+			if _, perr := strconv.Atoi(port); err != nil || perr != nil || host == "" {
+				return fmt.Errorf("--memcache %q: want HOST:PORT (or a unix socket path), comma-separated", addr)
+			}
+		}
+	}
+	for name, addr := range map[string]string{"--listen": f.listen, "--admin-listen": f.adminListen} {
+		if addr == "" && name == "--admin-listen" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: want HOST:PORT: %w", name, addr, err)
+		}
+	}
+	return nil
 }
 
 // newServeFlags declares the serve flags on a fresh FlagSet; `config
@@ -165,42 +198,80 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The MySQL driver logs on its own (connection resets and the like);
+	// route it through slog, so json logs stay json.
+	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	if err := serve(ctx, f, log); err != nil {
+		// Once there is a logger, a fatal error is a log line in its
+		// format, not plain text beside json.
+		log.Error("weaveproxy serve stopped", "err", err)
+		return reportedError{err}
+	}
+	return nil
+}
+
+// serve binds the listeners first — a taken port must fail before
+// anything is created on disk or in the database — then builds and runs.
+func serve(ctx context.Context, f *serveFlags, log *slog.Logger) error {
+	addrs := []string{f.listen}
+	if f.adminListen != "" {
+		addrs = append(addrs, f.adminListen)
+	}
+	var lns []net.Listener
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
 	app, err := build(ctx, f, log)
 	if err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
 		return err
 	}
 	defer app.Close()
-	return app.run(ctx, f, log)
+	return app.run(ctx, f, log, lns)
 }
 
-// run listens on the Sync and admin addresses until ctx ends, then drains.
-func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger) error {
+// run serves the Sync (and admin) listeners until ctx ends, then drains.
+func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []net.Listener) error {
 	servers := []*http.Server{f.timeouts.server(f.listen, a.handler)}
-	if f.adminListen != "" && a.admin != nil {
-		servers = append(servers, f.timeouts.server(f.adminListen, a.admin))
+	if len(lns) > 1 {
+		admin := a.admin
+		if admin == nil {
+			admin = http.NotFoundHandler()
+		}
+		servers = append(servers, f.timeouts.server(f.adminListen, admin))
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", s.Addr, err)
-		}
+		ln := lns[i]
 		log.Info("listening", "addr", ln.Addr().String(), "role", []string{"sync", "admin"}[i], "mode", a.mode)
 		go func() { errc <- s.Serve(ln) }()
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
+		log.Info("stopping: draining in-flight requests", "timeout", f.drainTimeout)
 	case runErr = <-errc:
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer cancel()
 	for _, s := range servers {
-		_ = s.Shutdown(shutCtx)
+		if err := s.Shutdown(shutCtx); err != nil {
+			log.Warn("drain cut short: requests still running were closed", "err", err)
+		}
 	}
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}
+	log.Info("stopped")
 	return runErr
 }
 
