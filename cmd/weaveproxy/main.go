@@ -8,6 +8,7 @@
 //	weaveproxy replay FILE --against URL  replay recorded pairs and diff them
 //	weaveproxy routes promote|demote ROUTE
 //	weaveproxy diff accept ...          waive a shadow finding
+//	weaveproxy dev                      a whole development environment on loopback
 //	weaveproxy version                  print the version and commit
 //	weaveproxy bench --target NAME=URL ...  measure servers side by side
 package main
@@ -38,6 +39,7 @@ func commands() []command {
 		{"db", "db init --db DSN: create the schema where it is missing", runDB},
 		{"user", "user unlock NAME: lift an account lockout", runUser},
 		{"config", "config check [--config FILE]: validate settings, print them (secrets masked)", runConfig},
+		{"dev", "dev: MariaDB, memcached, PHP, SMTP sink, slapd and the proxy on loopback until Ctrl-C", runDev},
 		{"version", "print the version and commit", runVersion},
 		{"bench", "bench --target NAME=URL ...: measure Sync servers side by side", runBench},
 	}

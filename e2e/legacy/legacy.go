@@ -119,7 +119,14 @@ func Env(db DBConfig, opts Options) map[string]string {
 // process can be stopped and started again to simulate a PHP outage.
 func Start(t testing.TB, db DBConfig, opts Options) *testenv.PHP {
 	t.Helper()
-	dir := Dir()
+	return Serve(t, Dir(), db, opts)
+}
+
+// Serve is Start for any testenv.T (a development environment's Session
+// too), with the fixture's folder given: Dir() only works where the
+// source is, which a -trimpath binary does not know.
+func Serve(t testenv.T, dir string, db DBConfig, opts Options) *testenv.PHP {
+	t.Helper()
 	php := testenv.StartPHP(t, dir, filepath.Join(dir, "router.php"), Env(db, opts))
 	if err := ping(php.URL); err != nil {
 		t.Fatalf("legacy fixture at %s: %v\n%s", php.URL, err, php.LogTail())

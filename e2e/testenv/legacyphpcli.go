@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"testing"
 )
 
 // LegacyPHPCLI is the original PHP Weave server under PHP's built-in web
@@ -28,7 +27,7 @@ func (l *LegacyPHPCLI) ErrorLog() string { return tail(l.ErrorPath) }
 // queue behind one another), and waits until it answers from its
 // database, whose legacy tables must exist. It stops at t.Cleanup. Call
 // RequireLegacyPHP first to skip where the PHP server is absent.
-func StartLegacyPHPCLI(t testing.TB, cfg LegacyPHPConfig) *LegacyPHPCLI {
+func StartLegacyPHPCLI(t T, cfg LegacyPHPConfig) *LegacyPHPCLI {
 	t.Helper()
 	src, err := legacySource(cfg)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -41,7 +40,7 @@ var mariadb struct {
 }
 
 // MariaDBServer returns the shared server, starting it on first use.
-func MariaDBServer(t testing.TB) *MariaDBProc {
+func MariaDBServer(t T) *MariaDBProc {
 	t.Helper()
 	if _, err := lookBinary("mariadbd"); err != nil {
 		t.Fatal(err)
@@ -62,7 +61,7 @@ func MariaDBServer(t testing.TB) *MariaDBProc {
 
 // MariaDB returns a go-sql-driver DSN for a fresh empty database (utf8mb4)
 // on the shared server, dropped at t.Cleanup.
-func MariaDB(t testing.TB) string {
+func MariaDB(t T) string {
 	t.Helper()
 	srv := MariaDBServer(t)
 	return srv.DSN(srv.CreateDatabase(t))
@@ -76,7 +75,7 @@ func (m *MariaDBProc) DSN(db string) string {
 
 // CreateDatabase creates a fresh empty database named after the test and
 // drops it at t.Cleanup. It returns the database name.
-func (m *MariaDBProc) CreateDatabase(t testing.TB) string {
+func (m *MariaDBProc) CreateDatabase(t T) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d_%s", m.seq.Add(1), sanitize(t.Name()))
 	if len(name) > 64 {

@@ -3,7 +3,6 @@ package testenv
 import (
 	"os"
 	"strconv"
-	"testing"
 )
 
 // Memcached is one memcached process of its own. Stop kills it (simulating
@@ -14,7 +13,7 @@ type Memcached struct {
 }
 
 // StartMemcached starts a fresh memcached, stopped at t.Cleanup.
-func StartMemcached(t testing.TB) *Memcached {
+func StartMemcached(t T) *Memcached {
 	t.Helper()
 	port := FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"strconv"
-	"testing"
 )
 
 // PHP is a `php -S` built-in web server. Stop and Start as for Memcached.
@@ -15,7 +14,7 @@ type PHP struct {
 // StartPHP serves docroot with PHP's built-in server, through router when
 // it is not empty, with env added to the environment. It returns once the
 // port answers and stops the server at t.Cleanup.
-func StartPHP(t testing.TB, docroot, router string, env map[string]string) *PHP {
+func StartPHP(t T, docroot, router string, env map[string]string) *PHP {
 	t.Helper()
 	port := FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)

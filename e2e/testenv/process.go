@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -42,7 +41,7 @@ type Process struct {
 // directory, so relative paths in args work as in the test. env entries are added to the
 // current environment and override it. The process is stopped at
 // t.Cleanup. A missing binary or a server that does not come up fails t.
-func StartProcess(t testing.TB, name string, args []string, env []string, readyAddr string) *Process {
+func StartProcess(t T, name string, args []string, env []string, readyAddr string) *Process {
 	t.Helper()
 	path := requireBinary(t, name)
 	p := newProcess(name, path, args, env, readyAddr, t.TempDir())
@@ -79,7 +78,7 @@ func newProcess(name, path string, args, env []string, readyAddr, dir string) *P
 
 // Start runs the process again after Stop, with the same command line (so on
 // the same port). It is a no-op if the process is running.
-func (p *Process) Start(t testing.TB) {
+func (p *Process) Start(t T) {
 	t.Helper()
 	t.Cleanup(p.Stop)
 	if err := p.start(); err != nil {

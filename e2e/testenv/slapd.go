@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // Slapd is a throwaway OpenLDAP server: its own slapd.conf and mdb
@@ -43,7 +42,7 @@ var slapdSchemas = []string{"core", "cosine", "inetorgperson", "nis"}
 // holds only its suffix entry; seed it with Add. Access: users may bind
 // and change their own password; everyone may read everything else (the
 // tests' service bind is the root DN).
-func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
+func StartSlapd(t T, opts SlapdOptions) *Slapd {
 	t.Helper()
 	bin := requireBinary(t, "slapd")
 	if opts.Suffix == "" {
@@ -102,18 +101,18 @@ func (s *Slapd) conf(dir string, opts SlapdOptions) string {
 }
 
 // Add runs ldapadd (package ldap-utils) as the root DN with ldif.
-func (s *Slapd) Add(t testing.TB, ldif string) {
+func (s *Slapd) Add(t T, ldif string) {
 	t.Helper()
 	s.ldapTool(t, "ldapadd", ldif)
 }
 
 // Modify runs ldapmodify as the root DN with ldif (changetype records).
-func (s *Slapd) Modify(t testing.TB, ldif string) {
+func (s *Slapd) Modify(t T, ldif string) {
 	t.Helper()
 	s.ldapTool(t, "ldapmodify", ldif)
 }
 
-func (s *Slapd) ldapTool(t testing.TB, tool, ldif string) {
+func (s *Slapd) ldapTool(t T, tool, ldif string) {
 	t.Helper()
 	bin := requireBinary(t, tool)
 	cmd := exec.Command(bin, "-x", "-H", s.URL, "-D", s.RootDN, "-w", s.RootPW)
@@ -127,7 +126,7 @@ func (s *Slapd) ldapTool(t testing.TB, tool, ldif string) {
 
 // Search runs ldapsearch as the root DN under the suffix and returns the
 // entries found as unwrapped LDIF.
-func (s *Slapd) Search(t testing.TB, filter string, attrs ...string) string {
+func (s *Slapd) Search(t T, filter string, attrs ...string) string {
 	t.Helper()
 	bin := requireBinary(t, "ldapsearch")
 	args := append([]string{"-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.URL, "-D", s.RootDN, "-w", s.RootPW,

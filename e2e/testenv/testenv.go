@@ -83,7 +83,7 @@ func stopAll() {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Another process may take it before the caller binds it; the servers here
 // are started right after, which keeps that window small.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -151,7 +151,7 @@ func lookBinary(names ...string) (string, error) {
 		name, pkg, name)
 }
 
-func requireBinary(t testing.TB, name string) string {
+func requireBinary(t T, name string) string {
 	t.Helper()
 	p, err := lookBinary(name)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -40,8 +39,16 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// Start runs a sink until the test ends.
-func Start(t testing.TB) *Server {
+// T is what Start needs of its caller: a testing.TB, or a development
+// environment's testenv.Session.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Start runs a sink until the test (or the session) ends.
+func Start(t T) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
