@@ -196,13 +196,16 @@ func (rq *request) reply(contentType string, body []byte) error {
 
 func (rq *request) replyJSON(body []byte) error { return rq.reply("application/json", body) }
 
-// WithOwnStamps returns a shallow copy of h with a timestamp memory of its
-// own. A dry run uses it: the writes it stamps are rolled back, so they
-// must not push the real writes' timestamps forward (the collection's
-// newest item still bounds them from below).
+// WithOwnStamps returns a shallow copy of h with a timestamp memory and
+// per-user write order of its own. A dry run uses it: the writes it stamps
+// are never kept, so they must not push the real writes' timestamps
+// forward (the collection's newest item still bounds them from below),
+// and since they commit nothing they need not wait for the user's other
+// writes, real or dry, nor hold them up.
 func (h *Handler) WithOwnStamps() *Handler {
 	c := *h
 	c.issued = newIssuedStamps(issuedCapacity)
+	c.writers = new(writeLocks)
 	return &c
 }
 
