@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -46,40 +45,6 @@ func TestMySQLSession(t *testing.T) {
 	dsn := testenv.MariaDB(t)
 	s := startServer(t, "--db", "mysql:"+dsn, "--registration", "open")
 	syncSession(t, s)
-}
-
-// TestLDAPSession is the same session with the accounts in a real slapd
-// (both directory layouts) and the storage in SQLite or MySQL.
-func TestLDAPSession(t *testing.T) {
-	for _, preset := range []string{"inetorgperson", "mozilla"} {
-		for _, db := range []string{"sqlite", "mysql"} {
-			t.Run(preset+"/"+db, func(t *testing.T) {
-				sl := testenv.StartSlapd(t, testenv.SlapdOptions{Schemas: []string{"../native/auth/ldapdir/testdata/mozilla-sync.schema"}})
-				sl.Add(t, "dn: ou=people,"+sl.Suffix+"\nobjectClass: organizationalUnit\nou: people\n")
-				pwFile := filepath.Join(t.TempDir(), "bind.pw")
-				if err := os.WriteFile(pwFile, []byte(sl.RootPW+"\n"), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				args := []string{"--auth", "ldap", "--ldap-url", sl.URL, "--ldap-base", "ou=people," + sl.Suffix,
-					"--ldap-bind-dn", sl.RootDN, "--ldap-bind-password-file", pwFile, "--ldap-preset", preset}
-				if db == "mysql" {
-					args = append(args, "--db", "mysql:"+testenv.MariaDB(t), "--registration", "open")
-				}
-				syncSession(t, startServer(t, args...))
-				// The session's second account stays: it lives in the
-				// directory, with a password slapd hashed as {SSHA}.
-				got := sl.Search(t, "(uid=someoneelse)", "userPassword")
-				_, b64, _ := strings.Cut(got, "userPassword:: ")
-				pw, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-				if !strings.HasPrefix(string(pw), "{SSHA}") {
-					t.Fatalf("someoneelse in the directory:\n%s", got)
-				}
-				if got := sl.Search(t, "(uid=minimaluser)"); got != "" {
-					t.Fatalf("deleted account still in the directory:\n%s", got)
-				}
-			})
-		}
-	}
 }
 
 func syncSession(t *testing.T, s *server) {

@@ -37,8 +37,10 @@ type Config struct {
 	Logger *slog.Logger
 
 	Registration userapi.Registration
-	Captcha      captcha.Verifier
-	Resets       *auth.Resets
+	// UserEndpoints are the public User API endpoints served; nil: all.
+	UserEndpoints map[string]bool
+	Captcha       captcha.Verifier
+	Resets        *auth.Resets
 	// NodeURL is what node/weave answers; empty: the request's own
 	// scheme and host, so a lone Weave Minimal server sends clients to
 	// itself.
@@ -83,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	s.users = userapi.New(userapi.Config{
 		Users: cfg.Users, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
 		Registration: cfg.Registration, Captcha: cfg.Captcha, Resets: cfg.Resets,
-		NodeURL: s.nodeURL,
+		NodeURL: s.nodeURL, Endpoints: cfg.UserEndpoints,
 	})
 	pages, err := resetpages.New(resetpages.Config{
 		Users: cfg.Users, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
@@ -142,7 +144,7 @@ func (s *Server) view(tx store.Engine) (*Server, error) {
 	c.storage = s.storage.WithEngine(tx).WithOwnStamps().WithAuth(quiet).WithEvents(cef.Discard{})
 	c.users = userapi.New(userapi.Config{
 		Users: users, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
-		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL,
+		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL, Endpoints: s.cfg.UserEndpoints,
 	})
 	pages, err := resetpages.New(resetpages.Config{Users: users, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
 	if err != nil {

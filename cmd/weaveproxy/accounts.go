@@ -5,8 +5,15 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
+
+	"weaveproxy/native/auth"
+	"weaveproxy/native/cef"
+	"weaveproxy/native/userapi"
 
 	"weaveproxy/native/auth/ldapdir"
 	"weaveproxy/native/store"
@@ -27,6 +34,11 @@ type accountFlags struct {
 	ldapNodeAttr     string
 	ldapStartTLS     bool
 	ldapCAFile       string
+
+	publicEndpoints   string
+	internalListen    string
+	internalTokenFile string
+	internalEndpoints string
 }
 
 func addAccountFlags(fs *flag.FlagSet, f *accountFlags) {
@@ -41,6 +53,57 @@ func addAccountFlags(fs *flag.FlagSet, f *accountFlags) {
 	fs.StringVar(&f.ldapNodeAttr, "ldap-node-attr", "", "attribute holding the storage node (mozilla preset: primaryNode)")
 	fs.BoolVar(&f.ldapStartTLS, "ldap-starttls", false, "upgrade ldap:// connections with StartTLS")
 	fs.StringVar(&f.ldapCAFile, "ldap-ca-file", "", "PEM CA bundle for ldaps:// and StartTLS (default: system roots)")
+	fs.StringVar(&f.publicEndpoints, "user-api-endpoints", "all",
+		"public User API endpoints served, comma-separated: "+strings.Join(userapi.PublicEndpoints, ","))
+	fs.StringVar(&f.internalListen, "internal-listen", "", "address of the internal User API for operators (e.g. 127.0.0.1:9091); empty: off")
+	fs.StringVar(&f.internalTokenFile, "internal-token-file", "", "file holding the bearer token the internal User API requires")
+	fs.StringVar(&f.internalEndpoints, "internal-endpoints", "all",
+		"internal User API endpoints served, comma-separated: "+strings.Join(userapi.InternalEndpoints, ","))
+}
+
+// endpointSet parses a comma-separated endpoint list; "all" is nil (every
+// endpoint), "none" or "" an empty set.
+func endpointSet(flagName, v string, known []string) (map[string]bool, error) {
+	if v == "all" {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || name == "none" {
+			continue
+		}
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("--%s: unknown endpoint %q (known: %s)", flagName, name, strings.Join(known, ","))
+		}
+		set[name] = true
+	}
+	return set, nil
+}
+
+// buildInternal is the internal User API, or nil when --internal-listen
+// is not set.
+func buildInternal(f *accountFlags, users store.Users, resets *auth.Resets, events cef.Sink, log *slog.Logger) (http.Handler, error) {
+	if f.internalListen == "" {
+		return nil, nil
+	}
+	if f.internalTokenFile == "" {
+		return nil, fmt.Errorf("--internal-listen needs --internal-token-file")
+	}
+	b, err := os.ReadFile(f.internalTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("--internal-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return nil, fmt.Errorf("--internal-token-file: %s is empty", f.internalTokenFile)
+	}
+	eps, err := endpointSet("internal-endpoints", f.internalEndpoints, userapi.InternalEndpoints)
+	if err != nil {
+		return nil, err
+	}
+	return userapi.NewInternal(userapi.InternalConfig{Users: users, Token: token, Resets: resets,
+		Events: events, Logger: log, Endpoints: eps}), nil
 }
 
 // buildUsers returns where accounts live. local is the (cache-wrapped)

@@ -36,7 +36,9 @@ type app struct {
 	mode    string // "native" or "proxy"
 	handler http.Handler
 	admin   http.Handler
-	closers []io.Closer
+	// internal is the internal User API (--internal-listen); nil: off.
+	internal http.Handler
+	closers  []io.Closer
 }
 
 func (a *app) Close() error {
@@ -185,6 +187,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
 		Resets: resets(f, users),
 	}
+	if cfg.UserEndpoints, err = endpointSet("user-api-endpoints", f.accounts.publicEndpoints, userapi.PublicEndpoints); err != nil {
+		return nil, err
+	}
 	if f.captchaURL != "" {
 		v, err := captcha.New(captcha.Config{VerifyURL: f.captchaURL, PublicKey: f.captchaPub, PrivateKey: f.captchaPriv})
 		if err != nil {
@@ -194,6 +199,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	np.server, err = native.New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if a.internal, err = buildInternal(&f.accounts, users, cfg.Resets, events, log); err != nil {
 		return nil, err
 	}
 	log.Info("native server ready", "db", redactDSN(f.dsn), "engine", base.Name(),

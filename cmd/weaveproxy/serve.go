@@ -217,6 +217,9 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if f.adminListen != "" {
 		addrs = append(addrs, f.adminListen)
 	}
+	if f.accounts.internalListen != "" {
+		addrs = append(addrs, f.accounts.internalListen)
+	}
 	var lns []net.Listener
 	for _, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
@@ -239,20 +242,27 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	return app.run(ctx, f, log, lns)
 }
 
-// run serves the Sync (and admin) listeners until ctx ends, then drains.
+// run serves the Sync, admin and internal listeners (those configured,
+// in that order in lns) until ctx ends, then drains.
 func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []net.Listener) error {
 	servers := []*http.Server{f.timeouts.server(f.listen, a.handler)}
-	if len(lns) > 1 {
+	roles := []string{"sync"}
+	if f.adminListen != "" {
 		admin := a.admin
 		if admin == nil {
 			admin = http.NotFoundHandler()
 		}
 		servers = append(servers, f.timeouts.server(f.adminListen, admin))
+		roles = append(roles, "admin")
+	}
+	if f.accounts.internalListen != "" {
+		servers = append(servers, f.timeouts.server(f.accounts.internalListen, a.internal))
+		roles = append(roles, "internal")
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		ln := lns[i]
-		log.Info("listening", "addr", ln.Addr().String(), "role", []string{"sync", "admin"}[i], "mode", a.mode)
+		log.Info("listening", "addr", ln.Addr().String(), "role", roles[i], "mode", a.mode)
 		go func() { errc <- s.Serve(ln) }()
 	}
 	var runErr error

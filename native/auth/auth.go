@@ -17,9 +17,13 @@ var (
 	ErrNoCredentials = errors.New("auth: no usable credentials")
 	// ErrMismatch: the authenticated name is not the user in the path.
 	ErrMismatch = errors.New("auth: user does not match path")
-	// ErrBadCredentials: unknown user, wrong password, disabled account or
-	// wrong node; deliberately indistinguishable to the client.
+	// ErrBadCredentials: unknown user, wrong password or wrong node;
+	// deliberately indistinguishable to the client.
 	ErrBadCredentials = errors.New("auth: authentication failed")
+	// ErrDisabled: the right password for an account an operator disabled
+	// (users.status != 1). Only someone who knows the password learns it,
+	// and it does not count towards lockout.
+	ErrDisabled = errors.New("auth: account disabled")
 )
 
 // LockedError says the account is locked out; RetryAfter is the time left.

@@ -152,8 +152,13 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 	if err != nil {
 		return store.User{}, fmt.Errorf("auth: checking %q: %w", name, err)
 	}
-	if !ok || u.Status != 1 {
+	if !ok {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
+		b.fail(r, name, err)
+		return store.User{}, err
+	}
+	if u.Status != 1 {
+		err := &credError{ErrDisabled, "Disabled account", 5}
 		b.fail(r, name, err)
 		return store.User{}, err
 	}

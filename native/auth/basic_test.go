@@ -44,7 +44,9 @@ func testBasic(t *testing.T, eng *sqlstore.Engine) {
 		{name: "header upper case", header: "ALICE:correct horse 1", path: "alice", want: nil},
 		{name: "wrong password", header: "alice:correct horse 2", path: "alice", want: ErrBadCredentials, sig: "AuthFail", sev: 5},
 		{name: "unknown user", header: "nobody:correct horse 1", path: "nobody", want: ErrBadCredentials, sig: "AuthFail", sev: 5},
-		{name: "disabled", header: "off:correct horse 1", path: "off", want: ErrBadCredentials, sig: "AuthFail", sev: 5},
+		{name: "disabled", header: "off:correct horse 1", path: "off", want: ErrDisabled, sig: "AuthFail", sev: 5},
+		// Only the right password learns that the account is disabled.
+		{name: "disabled, wrong password", header: "off:correct horse 2", path: "off", want: ErrBadCredentials, sig: "AuthFail", sev: 5},
 		{name: "no header", path: "alice", want: ErrNoCredentials, sig: "AuthFail", sev: 5},
 		{name: "mismatch, valid creds", header: "alice:correct horse 1", path: "bob", want: ErrMismatch, sig: "CrossUserAccess", sev: 7},
 		{name: "mismatch, bad creds", header: "alice:nope", path: "bob", want: ErrMismatch, sig: "AuthFail", sev: 7},

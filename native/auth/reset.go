@@ -119,6 +119,9 @@ func (s *Resets) Request(ctx context.Context, u store.User) (sent bool, err erro
 	if s.cfg.Mailer == nil {
 		return false, ErrNoMailer
 	}
+	if u.Status != 1 {
+		return false, ErrDisabled
+	}
 	if u.Email == "" {
 		return false, ErrNoEmail
 	}
@@ -159,8 +162,12 @@ func (s *Resets) live(ctx context.Context, u store.User) (store.ResetCode, error
 	return rc, nil
 }
 
-// Verify checks code against u's live code in constant time.
+// Verify checks code against u's live code in constant time. A disabled
+// account is refused whatever the code (ErrDisabled).
 func (s *Resets) Verify(ctx context.Context, u store.User, code string) error {
+	if u.Status != 1 {
+		return ErrDisabled
+	}
 	if !ValidResetCodeFormat(code) {
 		return ErrInvalidResetCode
 	}

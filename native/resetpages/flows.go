@@ -72,6 +72,9 @@ func (h *Handler) sendKey(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrNoEmail):
 		again(http.StatusBadRequest, msgNoEmail)
 		return
+	case errors.Is(err, auth.ErrDisabled):
+		again(http.StatusForbidden, msgDisabled)
+		return
 	case err != nil:
 		h.log.ErrorContext(r.Context(), "reset page: request", "user", u.Username, "err", err)
 		again(http.StatusServiceUnavailable, msgUnavailable)
@@ -125,6 +128,9 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
 	if err := h.cfg.Resets.Complete(r.Context(), u, key, password); errors.Is(err, auth.ErrInvalidResetCode) {
 		h.emit(r, "InvalidResetCode", "Invalid reset code on the reset page", 5, u.Username)
 		again(http.StatusBadRequest, msgBadKey)
+		return
+	} else if errors.Is(err, auth.ErrDisabled) {
+		again(http.StatusForbidden, msgDisabled)
 		return
 	} else if err != nil {
 		h.log.ErrorContext(r.Context(), "reset page: complete", "user", u.Username, "err", err)
@@ -180,6 +186,9 @@ func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &locked):
 		w.Header().Set("Retry-After", retryAfter(locked))
 		again(http.StatusTooManyRequests, "This account is locked after too many failed attempts. Please try again later.")
+		return
+	case errors.Is(err, auth.ErrDisabled):
+		again(http.StatusForbidden, msgDisabled)
 		return
 	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrMismatch):
 		again(http.StatusUnauthorized, msgBadLogin)

@@ -45,6 +45,7 @@ const (
 
 	msgConfirmDelete = "Please tick the box to confirm that your account and all its data are to be deleted."
 	msgBadLogin      = "Username or password is wrong"
+	msgDisabled      = "This account is disabled. Please contact the service's operators."
 	msgDeleted       = "Your account and all its data have been deleted."
 )
 

@@ -183,6 +183,10 @@ func (h *Handler) node(w http.ResponseWriter, r *http.Request, req request) {
 		h.fail(w, r, backend("node", err))
 		return
 	}
+	if u.Status != 1 {
+		h.fail(w, r, auth.ErrDisabled)
+		return
+	}
 	node := ""
 	if u.Location != "" {
 		node = "https://" + u.Location + "/"

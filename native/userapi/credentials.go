@@ -121,6 +121,8 @@ func (h *Handler) checkResetCode(r *http.Request, req request, code string) (sto
 	}
 	if err := h.cfg.Resets.Verify(r.Context(), u, code); errors.Is(err, auth.ErrInvalidResetCode) {
 		return bad(err)
+	} else if errors.Is(err, auth.ErrDisabled) {
+		return u, err
 	} else if err != nil {
 		return u, backend("reset verify", err)
 	}
@@ -157,6 +159,9 @@ func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request, req reque
 	switch {
 	case errors.Is(err, auth.ErrNoEmail):
 		h.fail(w, r, codeErr(400, weave.CodeNoEmail, "no e-mail for %q", u.Username))
+		return
+	case errors.Is(err, auth.ErrDisabled):
+		h.fail(w, r, err)
 		return
 	case errors.Is(err, auth.ErrMailFailed):
 		h.log.ErrorContext(r.Context(), "user api: reset mail", "user", u.Username, "err", err)

@@ -60,6 +60,8 @@ func (h *Handler) toWeave(r *http.Request, err error) *weave.Error {
 		secs := int(locked.RetryAfter.Seconds() + 0.999)
 		return &weave.Error{Status: 401, Message: "Account locked", Err: err,
 			Header: map[string]string{"Retry-After": strconv.Itoa(max(secs, 1))}}
+	case errors.Is(err, auth.ErrDisabled):
+		return &weave.Error{Status: http.StatusForbidden, Message: weave.MsgDisabled, Err: err}
 	case errors.Is(err, auth.ErrMismatch):
 		return &weave.Error{Status: 401, Code: weave.CodeUserMismatch, Header: basic, Err: err}
 	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrBadCredentials):

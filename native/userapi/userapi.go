@@ -17,6 +17,7 @@ import (
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
 )
 
 // RegistrationMode says who may create accounts.
@@ -65,6 +66,11 @@ type Config struct {
 
 	// MaxBodyBytes bounds request bodies; 64 KiB when zero.
 	MaxBodyBytes int64
+
+	// Endpoints this face serves (PublicEndpoints' names); nil: all.
+	// Operators move account management to the internal face by leaving
+	// names out here.
+	Endpoints map[string]bool
 }
 
 // Handler is the User API. It is safe for concurrent use.
@@ -97,7 +103,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := weaveurl.Classify(r.Method, r.URL.EscapedPath())
 	switch {
 	case c.Kind == weaveurl.Misc && c.Shape == "/misc/{version}/captcha_html":
-		h.captchaHTML(w, r)
+		if h.exposed(w, r, EpCaptcha) {
+			h.captchaHTML(w, r)
+		}
 	case c.Kind == weaveurl.User:
 		h.route(w, r, c)
 	default:
@@ -126,8 +134,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, c weaveurl.Reque
 	if c.Action != "" {
 		req.action = strings.Split(c.Action, "/")
 	}
-	if fn := h.endpoint(c.Route); fn != nil {
-		fn(w, r, req)
+	if name, fn := h.endpoint(c.Route); fn != nil {
+		if h.exposed(w, r, name) {
+			fn(w, r, req)
+		}
 		return
 	}
 	if len(req.action) > 1 {
@@ -141,29 +151,55 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, c weaveurl.Reque
 
 type endpointFunc func(http.ResponseWriter, *http.Request, request)
 
-// endpoint serves each User API route of weaveurl.Routes().
-func (h *Handler) endpoint(route string) endpointFunc {
+// Public endpoint names, for Config.Endpoints.
+const (
+	EpExists   = "exists"   // GET /user/1.0/<u>
+	EpCreate   = "create"   // PUT /user/1.0/<u>
+	EpDelete   = "delete"   // DELETE /user/1.0/<u>
+	EpNode     = "node"     // GET .../node/weave
+	EpEmail    = "email"    // GET and POST .../email
+	EpPassword = "password" // POST .../password
+	EpReset    = "reset"    // GET and DELETE .../password_reset
+	EpCaptcha  = "captcha"  // /misc/1.0/captcha_html
+)
+
+// PublicEndpoints are every public endpoint, the default face.
+var PublicEndpoints = []string{EpExists, EpCreate, EpDelete, EpNode, EpEmail, EpPassword, EpReset, EpCaptcha}
+
+// endpoint serves each User API route of weaveurl.Routes(), and names the
+// public endpoint it belongs to.
+func (h *Handler) endpoint(route string) (string, endpointFunc) {
 	switch route {
 	case "GET /user/{version}/{user}":
-		return h.exists
+		return EpExists, h.exists
 	case "PUT /user/{version}/{user}":
-		return h.create
+		return EpCreate, h.create
 	case "DELETE /user/{version}/{user}":
-		return h.deleteUser
+		return EpDelete, h.deleteUser
 	case "GET /user/{version}/{user}/node", "GET /user/{version}/{user}/node/weave":
-		return h.node
+		return EpNode, h.node
 	case "GET /user/{version}/{user}/email":
-		return h.getEmail
+		return EpEmail, h.getEmail
 	case "POST /user/{version}/{user}/email":
-		return h.changeEmail
+		return EpEmail, h.changeEmail
 	case "POST /user/{version}/{user}/password":
-		return h.changePassword
+		return EpPassword, h.changePassword
 	case "GET /user/{version}/{user}/password_reset":
-		return h.requestReset
+		return EpReset, h.requestReset
 	case "DELETE /user/{version}/{user}/password_reset":
-		return h.clearReset
+		return EpReset, h.clearReset
 	}
-	return nil
+	return "", nil
+}
+
+// exposed reports whether this face serves endpoint name; a face without
+// it answers 403 11 (unsupported function), as closed registration does.
+func (h *Handler) exposed(w http.ResponseWriter, r *http.Request, name string) bool {
+	if h.cfg.Endpoints == nil || h.cfg.Endpoints[name] {
+		return true
+	}
+	h.fail(w, r, codeErr(http.StatusForbidden, weave.CodeUnsupported, "endpoint %s not served here", name))
+	return false
 }
 
 func (h *Handler) captchaHTML(w http.ResponseWriter, r *http.Request) {

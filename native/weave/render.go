@@ -21,6 +21,7 @@ const DefaultRetryAfter = 1800 * time.Second
 const (
 	MsgAuthFailed  = "Authentication failed"
 	MsgLocked      = "Account locked"
+	MsgDisabled    = "Account disabled"
 	MsgNotFound    = "record not found"
 	MsgUnavailable = "Database unavailable"
 )
@@ -55,6 +56,9 @@ func (rd Renderer) Classify(err error) *Error {
 	case errors.Is(err, auth.ErrBadCredentials):
 		return &Error{Status: http.StatusUnauthorized, Message: MsgAuthFailed,
 			Header: map[string]string{"WWW-Authenticate": authenticateHeader}, Err: err}
+	case errors.Is(err, auth.ErrDisabled):
+		// No WWW-Authenticate: other credentials would not help.
+		return &Error{Status: http.StatusForbidden, Message: MsgDisabled, Err: err}
 	case errors.As(err, &locked):
 		secs := int64(math.Ceil(locked.RetryAfter.Seconds()))
 		return &Error{Status: http.StatusUnauthorized, Message: MsgLocked, Err: err,

@@ -303,3 +303,39 @@ func TestDryRunViewWritesNothing(t *testing.T) {
 		t.Fatalf("dry run kept an id mapping: %v", err)
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	f := newFixture(t, Mozilla)
+	ctx := context.Background()
+	f.seed(t, "gina", "gina-secret", "objectClass: dataStore", "uidNumber: 501", "account-enabled: Yes",
+		"mail: Gina@Example.org")
+	if err := f.dir.SetStatus(ctx, 501, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.attr(t, "gina", "account-enabled"); got != "No" {
+		t.Fatalf("account-enabled = %q after disable", got)
+	}
+	if u, _ := f.dir.UserByName(ctx, "gina"); u.Status == 1 {
+		t.Fatal("disabled user reads as active")
+	}
+	if err := f.dir.SetStatus(ctx, 501, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.dir.SetLocation(ctx, 501, "node9.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.attr(t, "gina", "primaryNode"); got != "weave:node9.example.org" {
+		t.Fatalf("primaryNode = %q", got)
+	}
+	users, err := f.dir.UsersByEmail(ctx, "gina@example.org")
+	if err != nil || len(users) != 1 || users[0].ID != 501 || users[0].Location != "node9.example.org" || users[0].Status != 1 {
+		t.Fatalf("UsersByEmail: %+v, %v", users, err)
+	}
+	if err := f.dir.SetAlert(ctx, 501, "x"); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("SetAlert: %v, want ErrUnsupported", err)
+	}
+	plain := newFixture(t, InetOrgPerson)
+	if err := plain.dir.SetStatus(ctx, 1, 0); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("SetStatus without an enabled attribute: %v", err)
+	}
+}

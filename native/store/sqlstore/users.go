@@ -62,17 +62,23 @@ func (e *Engine) UserByID(ctx context.Context, id int64) (store.User, error) {
 }
 
 func (e *Engine) user(ctx context.Context, op, where string, key any) (store.User, error) {
-	var u store.User
-	var md5, email, location, alert sql.NullString
-	var status sql.NullInt64
-	err := e.reader().QueryRowContext(ctx, "SELECT id, username, md5, email, location, status, alert FROM "+
-		e.d.quote(e.t.users)+" WHERE "+where, key).
-		Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert)
+	u, err := scanUser(e.reader().QueryRowContext(ctx, userColumns+e.d.quote(e.t.users)+" WHERE "+where, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("sqlstore: user %v: %w", key, store.ErrNotFound)
 	}
-	if err != nil {
-		return u, e.wrap(op, err)
+	return u, e.wrap(op, err)
+}
+
+// userColumns selects what scanUser reads, up to the table name.
+const userColumns = "SELECT id, username, md5, email, location, status, alert FROM "
+
+// scanUser reads one users row of userColumns.
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var md5, email, location, alert sql.NullString
+	var status sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert); err != nil {
+		return u, err
 	}
 	u.MD5, u.Email, u.Location, u.Alert = md5.String, email.String, location.String, alert.String
 	u.Status = int(status.Int64) // NULL is not 1: disabled, as PHP reads it
