@@ -3,10 +3,12 @@ package legacy_test
 import (
 	"bufio"
 	"crypto/md5"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -396,4 +398,84 @@ func TestConcurrentClients(t *testing.T) {
 			t.Errorf("info/collection_counts = %s, want {\"tabs\":80}", counts.Body)
 		}
 	})
+}
+
+// TestFailedSliceIsReported: a POST stores its items 100 at a time; when
+// one such statement fails, the stand-in reports exactly that slice's
+// items as failed (and not as successes). The original PHP marks the items
+// still waiting instead ($wbos, not the slice: index.php), so it reports
+// items that were stored as failed and lost ones as stored: a legacy
+// defect the stand-in does not copy, since shadow results against it
+// would then count it as native's difference. A trigger makes the
+// database refuse the slice holding an id starting with "fail".
+func TestFailedSliceIsReported(t *testing.T) {
+	legacy.Each(t, func(t *testing.T, srv legacy.Server) {
+		f := startFixture(t, srv.Start, legacy.Options{})
+		if _, err := f.db.Exec(`CREATE TRIGGER wbo_planted_failure BEFORE INSERT ON wbo FOR EACH ROW
+			BEGIN IF NEW.id LIKE 'fail%' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'planted failure'; END IF; END`); err != nil {
+			t.Fatal(err)
+		}
+		alice := f.createUser(t, "alice", "correct horse 1")
+		var items []string
+		var ids []string
+		for i := range 150 {
+			id := fmt.Sprintf("id%03d", i)
+			if i == 20 {
+				id = "fail020"
+			}
+			ids = append(ids, id)
+			items = append(items, fmt.Sprintf(`{"id":%q,"payload":"p"}`, id))
+		}
+		w := alice.mustDo(200, "POST", "/1.0/alice/storage/history", "["+strings.Join(items, ",")+"]")
+		var got struct {
+			Success []string          `json:"success"`
+			Failed  map[string]string `json:"failed"`
+		}
+		if err := json.Unmarshal(w.Body, &got); err != nil {
+			t.Fatalf("%v: %s", err, w.Body)
+		}
+		stored := alice.mustDo(200, "GET", "/1.0/alice/storage/history", "")
+		if want := mustJSON(t, ids[100:]); !sameSet(t, stored.Body, want) {
+			t.Fatalf("stored %s, want the second slice only", stored.Body)
+		}
+		wantFailed, wantSuccess := ids[:100], ids[100:]
+		if srv.Original {
+			wantFailed, wantSuccess = ids[100:], ids
+		}
+		if !sameSet(t, mustJSON(t, keys(got.Failed)), mustJSON(t, wantFailed)) || !sameSet(t, mustJSON(t, got.Success), mustJSON(t, wantSuccess)) {
+			t.Errorf("success %v\nfailed %v\nwant success %v, failed %v", got.Success, keys(got.Failed), wantSuccess, wantFailed)
+		}
+	})
+}
+
+func keys(m map[string]string) []string {
+	out := []string{}
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sameSet compares two JSON lists of strings as sets.
+func sameSet(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y []string
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%v: %s", err, a)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }
