@@ -3,8 +3,8 @@ package legacy_test
 import (
 	"bufio"
 	"crypto/md5"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
