@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // completingBody wraps legacy's response body and calls fn once the body
@@ -45,12 +46,58 @@ func (b *completingBody) end(err error) { b.once.Do(func() { b.fn(err) }) }
 // headerGuard stops net/http from adding headers legacy did not send: with
 // no Content-Type it would sniff one from the body, with no Date it would
 // add one. A key present with a nil value suppresses both.
+//
+// It also gathers the body into larger writes. PHP behind nginx answers
+// in pieces of 4 KB, without Content-Length, and for such a body
+// ReverseProxy flushes after every read: a 37 KB answer left the proxy in
+// a dozen writes, each a system call, a TCP segment and a wake-up of the
+// client. Here the body collects in a buffer that goes out when full, when
+// the handler ends, or flushDelay after the first byte nobody has sent yet,
+// so an answer that legacy streams slowly still streams.
+//
+// The timer may write (and so commit the header) on its own goroutine
+// only while ReverseProxy is copying the body, when it touches neither the
+// header nor the writer: quiesce, called as legacy's body ends, stops it
+// before ReverseProxy looks at the header again (trailers).
 type headerGuard struct {
 	http.ResponseWriter
 	wrote bool
+
+	mu      sync.Mutex
+	buf     *[]byte // pooled; nil until the first body byte
+	timer   *time.Timer
+	pending bool // the timer is armed for bytes not sent yet
+	quiet   bool // legacy's body has ended: no more timed writes
+	closed  bool // finish ran: the handler is returning
+}
+
+// flushDelay bounds how long a body byte may wait in the buffer while
+// legacy is still sending.
+const flushDelay = 50 * time.Millisecond
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// copyBuffers lends ReverseProxy its 32 KB copy buffers (httputil.BufferPool).
+type copyBuffers struct{}
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte { return *copyPool.Get().(*[]byte) }
+
+func (copyBuffers) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		b = b[:cap(b)]
+		copyPool.Put(&b)
+	}
 }
 
 func (g *headerGuard) WriteHeader(code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writeHeader(code)
+}
+
+func (g *headerGuard) writeHeader(code int) {
 	if code >= 200 && !g.wrote {
 		g.wrote = true
 		h := g.ResponseWriter.Header()
@@ -64,11 +111,92 @@ func (g *headerGuard) WriteHeader(code int) {
 }
 
 func (g *headerGuard) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if !g.wrote {
-		g.WriteHeader(http.StatusOK)
+		g.writeHeader(http.StatusOK)
 	}
-	return g.ResponseWriter.Write(p)
+	if g.closed {
+		return g.ResponseWriter.Write(p)
+	}
+	if g.buf == nil {
+		g.buf = bufPool.Get().(*[]byte)
+	}
+	if len(*g.buf)+len(p) > cap(*g.buf) {
+		if err := g.drain(); err != nil {
+			return 0, err
+		}
+		if len(p) >= cap(*g.buf) {
+			return g.ResponseWriter.Write(p)
+		}
+	}
+	*g.buf = append(*g.buf, p...)
+	if !g.pending && !g.quiet {
+		g.pending = true
+		if g.timer == nil {
+			g.timer = time.AfterFunc(flushDelay, g.timedFlush)
+		} else {
+			g.timer.Reset(flushDelay)
+		}
+	}
+	return len(p), nil
 }
 
-// Unwrap lets http.ResponseController reach Flush on the real writer.
+// drain writes out the buffer; the caller holds mu.
+func (g *headerGuard) drain() error {
+	if g.buf == nil || len(*g.buf) == 0 {
+		return nil
+	}
+	_, err := g.ResponseWriter.Write(*g.buf)
+	*g.buf = (*g.buf)[:0]
+	return err
+}
+
+// Flush is what ReverseProxy calls after each write: the timer or the
+// end of the handler sends the bytes instead.
+func (g *headerGuard) Flush() {}
+
+func (g *headerGuard) timedFlush() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.pending || g.quiet || g.closed {
+		return
+	}
+	g.pending = false
+	if g.drain() == nil {
+		http.NewResponseController(g.ResponseWriter).Flush()
+	}
+}
+
+// quiesce stops timed writes: legacy's body has ended (or failed), and
+// ReverseProxy is about to touch the header on the handler's goroutine.
+func (g *headerGuard) quiesce() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.quiet = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+}
+
+// finish sends what is buffered, on the handler's goroutine. It must run
+// before the handler returns: writing to a ResponseWriter after that is not
+// allowed.
+func (g *headerGuard) finish() {
+	g.quiesce()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	g.closed = true
+	g.drain()
+	if g.buf != nil {
+		*g.buf = (*g.buf)[:0]
+		bufPool.Put(g.buf)
+		g.buf = nil
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer (full duplex).
 func (g *headerGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }

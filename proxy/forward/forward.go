@@ -93,6 +93,9 @@ func New(cfg routes.Upstream, opt Options) *Upstream {
 		ModifyResponse: u.modifyResponse,
 		ErrorHandler:   u.errorHandler,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// Without a pool ReverseProxy allocates a fresh 32 KB copy
+		// buffer per answer: two thirds of all the proxy allocated.
+		BufferPool: copyBuffers{},
 	}
 	b := cfg.Breaker
 	u.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -158,8 +161,10 @@ func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Res
 	// Full duplex leaves the body to us until the handler returns. HTTP/2
 	// is always full duplex; there the call fails harmlessly.
 	_ = http.NewResponseController(w).EnableFullDuplex()
+	st.guard = &headerGuard{ResponseWriter: w}
+	defer st.guard.finish()
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
-	u.rp.ServeHTTP(&headerGuard{ResponseWriter: w}, r.WithContext(ctx))
+	u.rp.ServeHTTP(st.guard, r.WithContext(ctx))
 }
 
 var (
@@ -175,6 +180,7 @@ type stateKey struct{}
 type reqState struct {
 	done        func(Result)
 	breakerDone func(error)
+	guard       *headerGuard // the client's writer, buffered
 	reported    sync.Once
 	finished    sync.Once
 }
@@ -236,7 +242,12 @@ func (u *Upstream) modifyResponse(res *http.Response) error {
 	}
 	status := res.StatusCode
 	res.Body = &completingBody{ReadCloser: res.Body, remaining: res.ContentLength,
-		fn: func(err error) { st.finish(Result{Status: status, Err: err, Reached: true}) }}
+		fn: func(err error) {
+			if st.guard != nil {
+				st.guard.quiesce()
+			}
+			st.finish(Result{Status: status, Err: err, Reached: true})
+		}}
 	return nil
 }
 
