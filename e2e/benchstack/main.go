@@ -108,8 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	st.report(stdout)
 	if o.keep {
-		fmt.Fprintf(stderr, "benchstack: servers still up (php %s, native %s, proxied %s, shadow %s); ^C ends them\n",
-			st.php.URL, st.native, st.proxied, st.shadow)
+		fmt.Fprintf(stderr, "benchstack: servers still up (php %s, native %s, proxied %s, shadow %s, database %s); ^C ends them\n",
+			st.php.URL, st.native, st.proxied, st.shadow, st.db.DSN("weave"))
 		<-ctx.Done()
 	}
 	return nil
