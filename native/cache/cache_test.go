@@ -159,9 +159,22 @@ var steps = []step{
 // TestMatchesDatabaseAfterEveryWrite reads everything through the cache
 // (filling it), checks a second read is served without the database,
 // writes through the cache, and checks every answer equals the database's.
+//
+// Each step runs once as a plain call and once inside Sequenced, whose
+// view must defer its memcache work until the transaction has committed.
 func TestMatchesDatabaseAfterEveryWrite(t *testing.T) {
 	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
+		for _, sequenced := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/sequenced=%v", b.Name, sequenced), func(t *testing.T) {
+				matchesAfterEveryWrite(t, b, sequenced)
+			})
+		}
+	}
+}
+
+func matchesAfterEveryWrite(t *testing.T, b storetest.Backend, sequenced bool) {
+	{
+		{
 			mc := testenv.StartMemcached(t)
 			f := newFixture(t, b.Open(t), mc.Addr, Config{Prefix: "t:"})
 			ctx := context.Background()
@@ -178,7 +191,15 @@ func TestMatchesDatabaseAfterEveryWrite(t *testing.T) {
 					t.Fatalf("%s: cached before the step differs from the database (-db +cache):\n%s", s.name, d)
 				}
 				if s.do != nil {
-					if err := s.do(ctx, f.cache, f.user, now); err != nil {
+					do := func() error { return s.do(ctx, f.cache, f.user, now) }
+					if sequenced {
+						do = func() error {
+							return f.cache.Sequenced(ctx, f.user, now, func(ts store.Timestamp, tx store.Engine) error {
+								return s.do(ctx, tx, f.user, ts)
+							})
+						}
+					}
+					if err := do(); err != nil {
 						t.Fatalf("%s: %v", s.name, err)
 					}
 				}
@@ -188,6 +209,40 @@ func TestMatchesDatabaseAfterEveryWrite(t *testing.T) {
 			}
 			if n := f.errs.total(); n != 0 {
 				t.Errorf("memcache errors: %v", f.errs.ops)
+			}
+		}
+	}
+}
+
+// TestSequencedRollback: a sequenced write that fails after writing is
+// rolled back, and the cache, read valid before it, must not keep the
+// timestamps it would have set in place.
+func TestSequencedRollback(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			mc := testenv.StartMemcached(t)
+			f := newFixture(t, b.Open(t), mc.Addr, Config{Prefix: "t:"})
+			ctx := context.Background()
+			now := store.FromTime(time.Now())
+			if err := put("bookmarks", full("b1", "one"))(ctx, f.cache, f.user, now); err != nil {
+				t.Fatal(err)
+			}
+			read(t, f.cache, f.user, now)
+			boom := errors.New("boom")
+			err := f.cache.Sequenced(ctx, f.user, now+100, func(ts store.Timestamp, tx store.Engine) error {
+				if err := put("bookmarks", full("b2", "two"))(ctx, tx, f.user, ts); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("Sequenced: %v, want boom", err)
+			}
+			if got, err := f.sql.GetItems(ctx, f.user, "bookmarks", store.Query{}); err != nil || len(got) != 1 {
+				t.Fatalf("after the rollback the database holds %d bookmarks (%v), want 1", len(got), err)
+			}
+			if d := cmp.Diff(read(t, f.sql, f.user, now+200), read(t, f.cache, f.user, now+200)); d != "" {
+				t.Fatalf("cache differs from the database after a rollback (-db +cache):\n%s", d)
 			}
 		})
 	}

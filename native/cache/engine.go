@@ -82,6 +82,10 @@ type Engine struct {
 	// memcache and everything but memcache-only tabs comes from the
 	// transaction.
 	dry *dryTabs
+	// after is set in the view Sequenced hands out: the memcache work
+	// that follows each database write is queued here and done once the
+	// transaction has ended (see Sequenced).
+	after *[]func()
 }
 
 var _ store.Engine = (*Engine)(nil)

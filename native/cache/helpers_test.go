@@ -29,6 +29,11 @@ type counting struct {
 	calls atomic.Int64
 }
 
+// Sequenced passes through (the embedded interface hides it).
+func (c *counting) Sequenced(ctx context.Context, u int64, at store.Timestamp, fn func(store.Timestamp, store.Engine) error) error {
+	return c.Engine.(store.Sequencer).Sequenced(ctx, u, at, fn)
+}
+
 func (c *counting) CollectionTimestamps(ctx context.Context, u int64) (map[string]store.Timestamp, error) {
 	c.calls.Add(1)
 	return c.Engine.CollectionTimestamps(ctx, u)

@@ -111,6 +111,44 @@ func (e *Engine) afterWrite(userID int64, pre snap, preOK bool, stamps func(map[
 	if e.dry != nil {
 		return
 	}
+	if e.after != nil {
+		*e.after = append(*e.after, func() { e.afterWriteNow(userID, pre, preOK, stamps) })
+		return
+	}
+	e.afterWriteNow(userID, pre, preOK, stamps)
+}
+
+// Sequenced runs fn in the inner engine's sequenced transaction, on a view
+// that writes through it. What every write does to memcache afterwards
+// (move the generation on, drop PHP's key) waits until the transaction has
+// ended: done before the commit, it would let a reader cache the state
+// before the write under the new generation. A transaction that failed
+// only invalidates: its queued in-place updates describe writes that were
+// rolled back. Over an inner engine that is no Sequencer (a dry run's
+// overlay) it answers store.ErrNotSequenced and runs nothing.
+func (e *Engine) Sequenced(ctx context.Context, userID int64, at store.Timestamp, fn func(store.Timestamp, store.Engine) error) error {
+	sq, ok := e.inner.(store.Sequencer)
+	if !ok {
+		return store.ErrNotSequenced
+	}
+	var after []func()
+	err := sq.Sequenced(ctx, userID, at, func(ts store.Timestamp, tx store.Engine) error {
+		after = after[:0]
+		return fn(ts, &Engine{inner: tx, cfg: e.cfg, mc: e.mc, dry: e.dry, after: &after})
+	})
+	if err != nil {
+		if len(after) > 0 {
+			e.afterWrite(userID, snap{}, false, nil)
+		}
+		return err
+	}
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+func (e *Engine) afterWriteNow(userID int64, pre snap, preOK bool, stamps func(map[string]store.Timestamp) bool) {
 	// PHP's key lives apart: drop it in parallel, one round trip less.
 	php := make(chan struct{})
 	go func() {

@@ -39,11 +39,16 @@ func (h *Handler) deleteCollection(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.precondition(rq); err != nil {
+	floor, err := h.precondition(rq)
+	if err != nil {
 		return err
 	}
-	cq.Now = rq.ts
-	if _, err := h.eng.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, cq.Query); err != nil {
+	err = h.write(rq, floor, func(s store.Storage) error {
+		cq.Now = rq.ts
+		_, err := s.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, cq.Query)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete %s: %w", rq.collection, err)
 	}
 	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))
@@ -53,7 +58,8 @@ func (h *Handler) deleteCollection(rq *request) error {
 // as a PUT of that object's id. X-If-Unmodified-Since is checked before the
 // body is read.
 func (h *Handler) postCollection(rq *request) error {
-	if err := h.precondition(rq); err != nil {
+	floor, err := h.precondition(rq)
+	if err != nil {
 		return err
 	}
 	body, err := h.readBody(rq)
@@ -77,9 +83,9 @@ func (h *Handler) postCollection(rq *request) error {
 		if err != nil {
 			return err
 		}
-		return h.storeOne(rq, it, q)
+		return h.storeOne(rq, it, q, floor)
 	case []any:
-		return h.storeBatch(rq, x)
+		return h.storeBatch(rq, x, floor)
 	}
 	return weave.BadRequest(weave.CodeInvalidWBO, "POST body is neither a list nor an object")
 }
@@ -88,7 +94,7 @@ func (h *Handler) postCollection(rq *request) error {
 // kept items in one transaction: all of them or none. All share the
 // request's timestamp. A failed write is reported per item ("db error") in
 // a 200, as the Python server did, unless the failure is the client's.
-func (h *Handler) storeBatch(rq *request, elems []any) error {
+func (h *Handler) storeBatch(rq *request, elems []any, floor store.Timestamp) error {
 	kept, res := weave.SplitBatch(elems, weave.BatchLimits{
 		MaxCount: h.cfg.BatchMaxCount, MaxBytes: h.cfg.BatchMaxBytes})
 	q, err := h.checkQuota(rq)
@@ -98,10 +104,13 @@ func (h *Handler) storeBatch(rq *request, elems []any) error {
 	res.Success = make([]string, 0, len(kept))
 	if len(kept) > 0 {
 		ws := make([]store.WBO, len(kept))
-		for i, it := range kept {
-			ws[i] = it.Stored(rq.ts)
-		}
-		_, err := h.eng.PutItems(rq.r.Context(), rq.user.ID, rq.collection, ws)
+		err := h.write(rq, floor, func(s store.Storage) error {
+			for i, it := range kept {
+				ws[i] = it.Stored(rq.ts)
+			}
+			_, err := s.PutItems(rq.r.Context(), rq.user.ID, rq.collection, ws)
+			return err
+		})
 		switch {
 		case err == nil:
 			for _, w := range ws {
@@ -127,8 +136,10 @@ func (h *Handler) deleteStorage(rq *request) error {
 	if _, ok := rq.r.Header["X-Confirm-Delete"]; !ok {
 		return weave.BadRequest(weave.CodeInvalidWrite, "DELETE storage without X-Confirm-Delete")
 	}
-	rq.ts = h.issued.reserve(rq.user.ID, rq.ts, 0)
-	if err := h.eng.DeleteStorage(rq.r.Context(), rq.user.ID); err != nil {
+	err := h.write(rq, 0, func(s store.Storage) error {
+		return s.DeleteStorage(rq.r.Context(), rq.user.ID)
+	})
+	if err != nil {
 		return fmt.Errorf("delete storage of user %d: %w", rq.user.ID, err)
 	}
 	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))

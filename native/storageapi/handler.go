@@ -162,9 +162,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(rq, err)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		defer h.writers.lock(rq.user.ID)()
-	}
 	if err := ep(h, rq); err != nil {
 		h.fail(rq, err)
 	}

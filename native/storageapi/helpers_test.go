@@ -2,6 +2,7 @@ package storageapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -51,7 +52,13 @@ var start = time.Unix(1795895500, 0)
 
 func newEnv(t testing.TB, b storetest.Backend, version string, mod func(*Config)) *env {
 	t.Helper()
-	e := b.Open(t)
+	return newEnvOn(t, b.Open(t), version, mod)
+}
+
+// newEnvOn is newEnv on an engine already open; alice is created unless
+// she exists (a second engine on the same database).
+func newEnvOn(t testing.TB, e *sqlstore.Engine, version string, mod func(*Config)) *env {
+	t.Helper()
 	ev := &ceftest.Recorder{}
 	clk := testenv.NewClock(start)
 	cfg := Config{
@@ -65,8 +72,13 @@ func newEnv(t testing.TB, b storetest.Backend, version string, mod func(*Config)
 		mod(&cfg)
 	}
 	en := &env{t: t, engine: e, h: New(cfg), clock: clk, events: ev, version: version}
-	en.userID, en.auth = en.addUser("alice", "correct horse 1")
 	en.user = "alice"
+	en.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:correct horse 1"))
+	if u, err := e.UserByName(context.Background(), "alice"); err == nil {
+		en.userID = u.ID
+	} else {
+		en.userID, _ = en.addUser("alice", "correct horse 1")
+	}
 	return en
 }
 
@@ -113,6 +125,15 @@ func (e *env) raw(method, path, body string, hdr ...string) *httptest.ResponseRe
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// via sends a request as alice through handler h instead of e.h.
+func (e *env) via(h *Handler, method, rel, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "/"+e.version+"/"+e.user+"/"+rel, strings.NewReader(body))
+	req.Header.Set("Authorization", e.auth)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
 	return rec
 }
 

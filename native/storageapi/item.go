@@ -24,7 +24,8 @@ func (h *Handler) putItem(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.precondition(rq); err != nil {
+	floor, err := h.precondition(rq)
+	if err != nil {
 		return err
 	}
 	body, err := h.readBody(rq)
@@ -35,15 +36,21 @@ func (h *Handler) putItem(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return h.storeOne(rq, it, q)
+	return h.storeOne(rq, it, q, floor)
 }
 
 // storeOne writes a single item and answers its timestamp: the server
 // time when a payload was written, else the row's previous modified (null
 // for a row created without one), as the Python server did.
-func (h *Handler) storeOne(rq *request, it weave.Item, q quota) error {
-	w := it.Stored(rq.ts)
-	olds, err := h.eng.PutItems(rq.r.Context(), rq.user.ID, rq.collection, []store.WBO{w})
+func (h *Handler) storeOne(rq *request, it weave.Item, q quota, floor store.Timestamp) error {
+	var w store.WBO
+	var olds []*store.Timestamp
+	err := h.write(rq, floor, func(s store.Storage) error {
+		w = it.Stored(rq.ts)
+		var err error
+		olds, err = s.PutItems(rq.r.Context(), rq.user.ID, rq.collection, []store.WBO{w})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("put %s/%s: %w", rq.collection, w.ID, err)
 	}
@@ -57,11 +64,16 @@ func (h *Handler) storeOne(rq *request, it weave.Item, q quota) error {
 
 // deleteItem deletes one item; a missing item is no error.
 func (h *Handler) deleteItem(rq *request) error {
-	if err := h.precondition(rq); err != nil {
+	floor, err := h.precondition(rq)
+	if err != nil {
 		return err
 	}
-	q := store.Query{IDs: []string{rq.id}, HasIDs: true, Now: rq.ts}
-	if _, err := h.eng.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, q); err != nil {
+	err = h.write(rq, floor, func(s store.Storage) error {
+		q := store.Query{IDs: []string{rq.id}, HasIDs: true, Now: rq.ts}
+		_, err := s.DeleteItems(rq.r.Context(), rq.user.ID, rq.collection, q)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete %s/%s: %w", rq.collection, rq.id, err)
 	}
 	return rq.replyJSON(rq.d.AppendTimestamp(nil, rq.ts))

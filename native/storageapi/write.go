@@ -50,16 +50,16 @@ func (q quota) warn(rq *request) {
 }
 
 // precondition enforces X-If-Unmodified-Since on the collection (412 code 4
-// when something in it is newer) and reserves the write's timestamp above
-// everything in the collection. A header that is not a number is a 400
-// code 1.
-func (h *Handler) precondition(rq *request) error {
+// when something in it is newer) and returns the collection's newest
+// modified (0 when it has none), the floor of the write's timestamp. A
+// header that is not a number is a 400 code 1.
+func (h *Handler) precondition(rq *request) (store.Timestamp, error) {
 	since, given := rq.r.Header["X-If-Unmodified-Since"]
 	var limit store.Timestamp
 	if given {
 		var ok bool
 		if limit, ok = weave.ParseTimestamp(since[0]); !ok {
-			return weave.BadRequest(weave.CodeIllegalMethod, "invalid X-If-Unmodified-Since %q", since[0])
+			return 0, weave.BadRequest(weave.CodeIllegalMethod, "invalid X-If-Unmodified-Since %q", since[0])
 		}
 	}
 	maxTS, exists, err := h.eng.CollectionMax(rq.r.Context(), rq.user.ID, rq.collection)
@@ -73,17 +73,42 @@ func (h *Handler) precondition(rq *request) error {
 		// a PUT 503, a batch's items "db error".
 		exists = false
 	default:
-		return fmt.Errorf("max timestamp of %s: %w", rq.collection, err)
+		return 0, fmt.Errorf("max timestamp of %s: %w", rq.collection, err)
 	}
 	if given && exists && maxTS > limit {
-		return &weave.Error{Status: http.StatusPreconditionFailed, Code: weave.CodeInvalidWrite,
+		return 0, &weave.Error{Status: http.StatusPreconditionFailed, Code: weave.CodeInvalidWrite,
 			Err: fmt.Errorf("%s modified at %d, after %d", rq.collection, maxTS, limit)}
 	}
 	if !exists {
 		maxTS = 0
 	}
-	rq.ts = h.issued.reserve(rq.user.ID, rq.ts, maxTS)
-	return nil
+	return maxTS, nil
+}
+
+// write runs fn, the request's writes, with the write's timestamp in
+// rq.ts: the request's time, raised above floor (the collection's newest
+// modified) and above every earlier write of the user, so that no two
+// writes of a user share a timestamp, a write never sorts before what it
+// replaces, and timestamps increase in commit order (a client syncing
+// with newer= never skips a write that commits late). An engine that is a
+// store.Sequencer keeps that order in the database, for every instance on
+// it; fn then runs inside its transaction and may run twice. Any other
+// engine gets this handler's memory of stamps and a per-user lock around
+// the write, which hold within this process only.
+func (h *Handler) write(rq *request, floor store.Timestamp, fn func(s store.Storage) error) error {
+	if sq, ok := h.eng.(store.Sequencer); ok {
+		at := max(rq.ts, floor+1)
+		err := sq.Sequenced(rq.r.Context(), rq.user.ID, at, func(ts store.Timestamp, tx store.Engine) error {
+			rq.ts = ts
+			return fn(tx)
+		})
+		if !errors.Is(err, store.ErrNotSequenced) {
+			return err
+		}
+	}
+	defer h.writers.lock(rq.user.ID)()
+	rq.ts = h.issued.reserve(rq.user.ID, rq.ts, floor)
+	return fn(h.eng)
 }
 
 // readBody reads the request body within the configured cap.

@@ -20,6 +20,10 @@ var (
 	ErrInvalidName    = errors.New("store: invalid collection name")
 	ErrNoResetCode    = errors.New("store: no reset code")
 	ErrCollectionFull = errors.New("store: no collection id left")
+	// ErrNotSequenced is what a Sequencer that wraps another engine
+	// answers, before running anything, when the engine it wraps cannot
+	// sequence writes: the caller must order them itself.
+	ErrNotSequenced = errors.New("store: engine does not sequence writes")
 )
 
 // Timestamp is a Weave server time in hundredths of a second since the Unix
@@ -168,6 +172,24 @@ type Storage interface {
 	DeleteItems(ctx context.Context, userID int64, collection string, q Query) (int64, error)
 	// DeleteStorage removes every item and collection row of the user.
 	DeleteStorage(ctx context.Context, userID int64) error
+}
+
+// Sequencer is an engine that orders each user's writes itself, across
+// every process that writes through it to one database: a write's
+// timestamp is chosen inside the write's own transaction, and a user's
+// next sequenced write waits from that moment until the transaction ends.
+// So timestamps of a user's writes increase strictly in commit order, and
+// a client reading newer=<the highest modified it saw> never misses a
+// write that commits later with a smaller timestamp.
+type Sequencer interface {
+	// Sequenced runs fn in one transaction with the write's timestamp ts:
+	// at, raised to one above the last timestamp a sequenced write of
+	// userID got on this database. Every call on fn's engine runs inside
+	// that transaction, which commits when fn returns nil; fn's error
+	// rolls it back and is returned. fn may be run again (a transaction
+	// that lost a deadlock is retried), so it must only write through the
+	// engine it is given.
+	Sequenced(ctx context.Context, userID int64, at Timestamp, fn func(ts Timestamp, tx Engine) error) error
 }
 
 // Engine is a complete storage engine.

@@ -67,30 +67,42 @@ func (e *Engine) collectionID(ctx context.Context, q querier, userID int64, name
 }
 
 // createCollectionID resolves name inside the write transaction tx, creating
-// a custom id (max+1, from 101) when the name is new. The locking read of
-// the user's maximum makes a concurrent creator on MySQL wait for this
-// transaction, then see its row.
+// a custom id (max+1, from 101) when the name is new. Transactions are
+// READ COMMITTED, so nothing locks the gap a new row goes into: two writers
+// creating the user's first names at once may both pick the same id. The
+// locking read of the maximum waits for a creator whose row is the
+// current maximum and then sees it, so the name is looked up again after
+// it; an id taken meanwhile fails the insert with a duplicate key (only
+// that statement is undone) and the next round picks the next id.
 func (e *Engine) createCollectionID(ctx context.Context, tx querier, userID int64, name string) (int, error) {
 	id, ok, err := e.collectionID(ctx, tx, userID, name, true)
 	if err != nil || ok {
 		return id, err
 	}
-	var maxID sql.NullInt64
-	err = tx.QueryRowContext(ctx, "SELECT MAX(collectionid) FROM "+e.d.quote(e.t.collections)+
-		" WHERE userid = ?"+e.d.forUpdate, userID).Scan(&maxID)
-	if err != nil {
-		return 0, e.wrap("collection max id", err)
+	for attempt := 1; ; attempt++ {
+		var maxID sql.NullInt64
+		err = tx.QueryRowContext(ctx, "SELECT MAX(collectionid) FROM "+e.d.quote(e.t.collections)+
+			" WHERE userid = ?"+e.d.forUpdate, userID).Scan(&maxID)
+		if err != nil {
+			return 0, e.wrap("collection max id", err)
+		}
+		if id, ok, err := e.collectionID(ctx, tx, userID, name, true); err != nil || ok {
+			return id, err
+		}
+		id = int(max(maxID.Int64, firstCustomID-1)) + 1
+		if id > maxCollection {
+			return 0, fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrCollectionFull)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.collections)+
+			" (userid, collectionid, name) VALUES (?, ?, ?)", userID, id, name)
+		if err != nil && e.d.duplicate(err) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return 0, e.wrap("create collection", err)
+		}
+		return id, nil
 	}
-	id = int(max(maxID.Int64, firstCustomID-1)) + 1
-	if id > maxCollection {
-		return 0, fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrCollectionFull)
-	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.collections)+
-		" (userid, collectionid, name) VALUES (?, ?, ?)", userID, id, name)
-	if err != nil {
-		return 0, e.wrap("create collection", err)
-	}
-	return id, nil
 }
 
 // collectionNames maps ids to names for the ids given, reading the custom

@@ -81,6 +81,9 @@ func mysqlSchema(t tables) []tableDDL {
   id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   username VARCHAR(255) NOT NULL,
   UNIQUE KEY username (username)` + opts}},
+		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
+  username INT NOT NULL PRIMARY KEY,
+  last BIGINT NOT NULL` + opts}},
 	}
 }
 
@@ -148,5 +151,8 @@ func sqliteSchema(t tables) []tableDDL {
 		{t.ids, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.ids) + ` (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   username TEXT NOT NULL COLLATE NOCASE UNIQUE)`}},
+		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
+  username INTEGER NOT NULL PRIMARY KEY,
+  last INTEGER NOT NULL)`}},
 	}
 }

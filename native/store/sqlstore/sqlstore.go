@@ -40,7 +40,10 @@ type Config struct {
 	// (an LDAP directory without uidNumber) to storage ids. Default
 	// "user_ids", or UsersTable+"_ids" for a non-default users table.
 	IDMapTable string
-	Logger     *slog.Logger
+	// StampsTable holds each user's last write timestamp (see Sequenced).
+	// Default: WBOTable+"_stamps".
+	StampsTable string
+	Logger      *slog.Logger
 }
 
 // Engine is a store.Engine on an SQL database. Every method is safe for
@@ -55,6 +58,10 @@ type Engine struct {
 	// snap is set in a snapshot view (see Snapshot): every read runs on
 	// it, and every write is refused.
 	snap querier
+	// tx is set in the view Sequenced hands out: every read and write
+	// runs in its transaction, which commits when the view's work is
+	// done, so a failed write fails all of it and needs no savepoint.
+	tx *sql.Tx
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -128,8 +135,9 @@ func (c Config) tables() (tables, error) {
 		ttl:         pick(c.TTLTable, wbo+"_ttl"),
 		reset:       pick(c.ResetCodesTable, resetDef),
 		ids:         pick(c.IDMapTable, idsDef),
+		stamps:      pick(c.StampsTable, wbo+"_stamps"),
 	}
-	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids} {
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps} {
 		if !tableName.MatchString(n) {
 			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
 		}
@@ -156,7 +164,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 // Close closes the database. On a snapshot view it does nothing: the
 // view ends with its release.
 func (e *Engine) Close() error {
-	if e.snap != nil {
+	if e.snap != nil || e.tx != nil {
 		return nil
 	}
 	err := e.db.Close()
@@ -170,6 +178,9 @@ func (e *Engine) Close() error {
 func (e *Engine) reader() querier {
 	if e.snap != nil {
 		return e.snap
+	}
+	if e.tx != nil {
+		return e.tx
 	}
 	return e.rdb
 }

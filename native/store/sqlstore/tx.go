@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -20,11 +21,29 @@ const maxAttempts = 10
 // withTx runs fn in a transaction and commits it, or rolls it back when fn
 // fails: writes are all or nothing. A snapshot view refuses to write.
 func (e *Engine) withTx(ctx context.Context, fn func(q querier) error) error {
+	return e.withTxOpts(ctx, nil, fn)
+}
+
+// withGapLocks is withTx for the one transaction that needs InnoDB's gap
+// locks (REPEATABLE READ; connections default to READ COMMITTED, see
+// readCommitted): a uniqueness check on a table that may have no unique
+// index, where the locking read of a missing row must make the next
+// checker wait.
+func (e *Engine) withGapLocks(ctx context.Context, fn func(q querier) error) error {
+	return e.withTxOpts(ctx, e.d.gapLocks, fn)
+}
+
+// withTxOpts is withTx with the transaction's options. In a Sequenced
+// view fn runs in the view's transaction.
+func (e *Engine) withTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(q querier) error) error {
 	if e.snap != nil {
 		return fmt.Errorf("sqlstore %s: %w", e.d.name, overlay.ErrReadOnly)
 	}
+	if e.tx != nil {
+		return fn(e.tx)
+	}
 	for attempt := 1; ; attempt++ {
-		err := e.runTx(ctx, fn)
+		err := e.runTx(ctx, opts, fn)
 		if err == nil || attempt == maxAttempts || !e.d.retryable(err) {
 			return err
 		}
@@ -38,8 +57,8 @@ func (e *Engine) withTx(ctx context.Context, fn func(q querier) error) error {
 	}
 }
 
-func (e *Engine) runTx(ctx context.Context, fn func(q querier) error) error {
-	tx, err := e.db.BeginTx(ctx, nil)
+func (e *Engine) runTx(ctx context.Context, opts *sql.TxOptions, fn func(q querier) error) error {
+	tx, err := e.db.BeginTx(ctx, opts)
 	if err != nil {
 		return e.wrap("begin", err)
 	}

@@ -24,7 +24,7 @@ func (e *Engine) CreateUser(ctx context.Context, u store.User) (int64, error) {
 		status = 1
 	}
 	var id int64
-	err := e.withTx(ctx, func(tx querier) error {
+	err := e.withGapLocks(ctx, func(tx querier) error {
 		var existing int64
 		err := tx.QueryRowContext(ctx, "SELECT id FROM "+e.d.quote(e.t.users)+
 			" WHERE username = ? LIMIT 1"+e.d.forUpdate, name).Scan(&existing)
@@ -94,6 +94,10 @@ func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
 		}
 		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.reset)+
 			" WHERE userid = ?", userID); err != nil {
+			return err
+		}
+		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.stamps)+
+			" WHERE username = ?", userID); err != nil {
 			return err
 		}
 		n, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.users)+" WHERE id = ?", userID)
@@ -181,6 +185,9 @@ func (e *Engine) ClearResetCode(ctx context.Context, userID int64) error {
 func (e *Engine) writer() (querier, error) {
 	if e.snap != nil {
 		return nil, fmt.Errorf("sqlstore %s: %w", e.d.name, overlay.ErrReadOnly)
+	}
+	if e.tx != nil {
+		return e.tx, nil
 	}
 	return e.db, nil
 }
