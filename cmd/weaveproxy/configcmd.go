@@ -20,7 +20,11 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("usage: weaveproxy config check [--config FILE] [serve flags]")
 	}
 	f, fs := newServeFlags(stderr)
-	fs.Set("config", installedConfig)
+	// The installed file unless --config names another; set as the
+	// flag's default, so that it shows as such.
+	cf := fs.Lookup("config")
+	cf.Value.Set(installedConfig)
+	cf.DefValue = installedConfig
 	src, err := config.Parse(fs, args[1:])
 	if err != nil {
 		return err

@@ -65,6 +65,13 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("masked settings:\n%s", out)
 	}
 
+	// Without --config it checks the installed file.
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), installedConfig) {
+		if _, statErr := os.Stat(installedConfig); statErr != nil {
+			t.Errorf("config check with no file at %s: %v", installedConfig, err)
+		}
+	}
+
 	// What serve would refuse at start, check refuses too.
 	for body, want := range map[string]string{
 		"log-level: loud\n":        "--log-level",

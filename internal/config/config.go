@@ -16,31 +16,15 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"weaveproxy/internal/yamlpos"
 )
 
 // Problem is one thing wrong with a settings file, at a line and column.
-type Problem struct {
-	Line   int
-	Column int
-	Msg    string
-}
+type Problem = yamlpos.Problem
 
 // Error lists every problem of a file, so that all are fixed in one go.
-type Error struct {
-	File     string
-	Problems []Problem
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, p.Line, p.Column, p.Msg)
-	}
-	return b.String()
-}
+type Error = yamlpos.Error
 
 // Sources says where each flag that is not at its default got its value:
 // "flag" (the command line) or "file".
@@ -93,7 +77,7 @@ func ApplyBytes(fs *flag.FlagSet, src []byte, name string) ([]string, error) {
 			continue
 		}
 		if err := fs.Set(v.Name, v.Value); err != nil {
-			e.Problems = append(e.Problems, Problem{v.Line, v.Column, fmt.Sprintf("%s: %v", v.Name, err)})
+			e.Problems = append(e.Problems, Problem{Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("%s: %v", v.Name, err)})
 			continue
 		}
 		applied = append(applied, v.Name)
@@ -123,9 +107,7 @@ func Read(fs *flag.FlagSet, src []byte, name string) ([]Value, error) {
 	}
 	root := doc.Content[0]
 	e := &Error{File: name}
-	add := func(n *yaml.Node, format string, args ...any) {
-		e.Problems = append(e.Problems, Problem{n.Line, n.Column, fmt.Sprintf(format, args...)})
-	}
+	add := e.Add
 	if root.Kind != yaml.MappingNode {
 		add(root, "want a mapping of setting: value, got %s", kind(root))
 		return nil, e

@@ -12,32 +12,15 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"weaveproxy/internal/weaveurl"
+	"weaveproxy/internal/yamlpos"
 )
 
 // Problem is one thing wrong with a routes file, at a line and column.
-type Problem struct {
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
-	Msg    string `json:"msg"`
-}
+type Problem = yamlpos.Problem
 
 // ParseError lists every problem found in a file, so that Ops fix them in
 // one go rather than one reload at a time.
-type ParseError struct {
-	File     string
-	Problems []Problem
-}
-
-func (e *ParseError) Error() string {
-	var b strings.Builder
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, p.Line, p.Column, p.Msg)
-	}
-	return b.String()
-}
+type ParseError = yamlpos.Error
 
 // Defaults of the legacy upstream when the file leaves a key out.
 var defaultUpstream = Upstream{
@@ -99,9 +82,7 @@ func Parse(src []byte, name string) (*Table, error) {
 
 type parser struct{ err *ParseError }
 
-func (p *parser) add(n *yaml.Node, format string, args ...any) {
-	p.err.Problems = append(p.err.Problems, Problem{n.Line, n.Column, fmt.Sprintf(format, args...)})
-}
+func (p *parser) add(n *yaml.Node, format string, args ...any) { p.err.Add(n, format, args...) }
 
 // fields walks a mapping, calling the handler of each key; unknown and
 // repeated keys are problems, since a typo must not silently mean "default".
