@@ -58,8 +58,8 @@ type Config struct {
 	// keeps nothing (store.Engine.DryRun); shadow mode uses it to compare
 	// writes without applying them twice.
 	NativeDryRun http.Handler
-	// Shadow serves shadow-mode routes; nil means a CaptureShadower that
-	// compares nothing and drops the pairs.
+	// Shadow serves shadow-mode routes; nil: legacy answers them alone and
+	// nothing is compared.
 	Shadow Shadower
 	// Invalidator is called after legacy writes; nil: no cache, no-op.
 	Invalidator Invalidator
@@ -119,7 +119,7 @@ func New(cfg Config) (*Proxy, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	if p.shadow == nil {
-		p.shadow = &CaptureShadower{}
+		p.shadow = legacyOnly{}
 	}
 	if err := p.check(cfg.Table); err != nil {
 		return nil, err

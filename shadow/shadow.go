@@ -55,6 +55,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"weaveproxy/diff/store"
+	"weaveproxy/internal/capture"
 	"weaveproxy/internal/weaveurl"
 	"weaveproxy/proxy"
 )
@@ -216,14 +217,14 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 		s.clock.begin(call.User)
 		defer s.clock.end(call.User)
 	}
-	body, complete := readBody(r, s.opt.MaxCapture)
+	body, complete := capture.ReadBody(r, s.opt.MaxCapture)
 	if !complete {
 		s.skip(route, "body_too_large")
 		call.Legacy.ServeHTTP(w, r)
 		return
 	}
 	j := &job{route: route, user: call.User, conf: s.confs.get(call.Route.Diff),
-		req: capture(r, body), at: time.Now(), write: write}
+		req: detach(r, body), at: time.Now(), write: write}
 	j.parts.Store(1)
 	if write {
 		s.startDryRun(call, j)
@@ -232,10 +233,10 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 		j.repeat = s.repeatRead(j.conf)
 		j.clock, j.quiet = s.clock.now(call.User)
 	}
-	t := proxy.NewTeeWriter(w, s.opt.MaxCapture)
+	t := capture.NewTee(w, s.opt.MaxCapture)
 	start := time.Now()
 	call.Legacy.ServeHTTP(t, r)
-	j.legacy = answerOf(t.Captured(time.Since(start)))
+	j.legacy = answerOf(t.Response(time.Since(start)))
 	s.finish(j)
 }
 
