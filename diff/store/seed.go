@@ -47,7 +47,7 @@ func KnownDefects() []Waiver {
 func DeliberateDifferences() []Waiver {
 	const doc = " (docs/compatibility.md)"
 	userAPI := `^[A-Z]+ /user/`
-	return []Waiver{
+	ws := []Waiver{
 		{Route: "*", Field: "header.x-weave-records",
 			Reason: "deliberate: native sends X-Weave-Records on every collection GET and on info/collections and info/collection_counts, as PY did; PHP only on non-empty collection GETs" + doc},
 		{Route: "*", Field: "header.content-type", RequestMatch: userAPI,
@@ -59,6 +59,61 @@ func DeliberateDifferences() []Waiver {
 		{Route: "GET /{version}/{user}/info/quota", Field: "body[0]",
 			Reason: "deliberate: info/quota reports used KB as an exact float (PY), not PHP's rounded integer" + doc},
 	}
+	ws = append(ws, userAPIDeliberate(doc)...)
+	return append(ws, storageDeliberate(doc)...)
+}
+
+// both waives status and body of the requests one decision changes
+// wholesale (PHP refused or lacked what native implements).
+func both(route, requestMatch, legacyContains, reason string) []Waiver {
+	var out []Waiver
+	for _, f := range []string{"status", "body"} {
+		out = append(out, Waiver{Route: route, Field: f, RequestMatch: requestMatch, LegacyContains: legacyContains, Reason: reason})
+	}
+	return out
+}
+
+// userAPIDeliberate are the User API answers docs/compatibility.md
+// records as deliberate ("User API 1.0 wire").
+func userAPIDeliberate(doc string) []Waiver {
+	ws := []Waiver{
+		{Route: "PUT /user/{version}/{user}", Field: "body", LegacyContains: `"`,
+			Reason: "deliberate: account creation answers the bare name, PHP the name as a JSON string (Mozilla's test_create_user; Firefox ignores the body)" + doc},
+		{Route: "POST /user/{version}/{user}/password", Field: "body", LegacyContains: "1",
+			Reason: "deliberate: a password change answers success, PHP 1 (Mozilla's test_change_password)" + doc},
+		{Route: "DELETE /user/{version}/{user}", Field: "body", LegacyContains: "success",
+			Reason: "deliberate: account deletion answers 1, PHP success plus a stray tab" + doc},
+	}
+	ws = append(ws, both("GET /user/{version}/{user}/node/weave", "", "No location",
+		"deliberate: node/weave of a known user without a stored location answers the server's own node URL (a client's sync target either way), PHP 404 \"No location\""+doc)...)
+	return append(ws, both("GET /user/{version}/{user}/password_reset", "", "",
+		"deliberate: password_reset is implemented (PY: captcha, user, mailer, address); PHP had none and answered 400 1"+doc)...)
+}
+
+// storageDeliberate are the storage answers docs/compatibility.md records
+// as deliberate where PHP refused, lacked or broke a documented call.
+func storageDeliberate(doc string) []Waiver {
+	const coll = "GET /{version}/{user}/storage/{collection}"
+	ws := []Waiver{
+		{Route: coll, Field: "body", RequestMatch: `[?&]index_(above|below)=`,
+			Reason: "deliberate: index_above/index_below filter as PY; PHP bound the wrong value and always answered []" + doc},
+		{Route: coll, Field: "body", RequestMatch: `[?&]full=0(&|$)`,
+			Reason: "deliberate: full=0 asks for full items (PY: any non-empty value); PHP answered ids" + doc},
+		{Route: "POST /{version}/{user}/storage/{collection}", Field: "body.failed", LegacyContains: "unable to extract from json",
+			Reason: "deliberate: batch failures carry PY's messages (invalid wbo, invalid id, invalid sortindex), PHP's unable to extract from json" + doc},
+	}
+	ws = append(ws, both("GET /{version}/{user}/info/collection_usage", `^GET /1\.0/`, "",
+		"deliberate: info/collection_usage is implemented on /1.0/ too (PY); PHP answered 400 1"+doc)...)
+	ws = append(ws, both("GET /{version}/{user}/{other}", `^[A-Z]+ /1\.0/`, "",
+		"deliberate: an unknown function is 404 11; PHP answered an empty 200, indistinguishable from success"+doc)...)
+	ws = append(ws, both("GET (other)", `^[A-Z]+ /1\.0/[^?]*//`, "",
+		"deliberate: an empty path segment is no route, 404 11; PHP answered an empty 200"+doc)...)
+	ws = append(ws, both("*", `[?&](limit|offset|older|newer|index_above|index_below)=[^&]*[^0-9.&-]`, "",
+		"deliberate: a non-numeric collection parameter is 400 1 (PY); PHP answered [] or a fatal error page"+doc)...)
+	ws = append(ws, both("*", `[?&]limit=-`, "",
+		"deliberate: a negative limit means no limit (PY); PHP failed the SQL and answered 503"+doc)...)
+	return append(ws, both("DELETE /{version}/{user}/storage", "", "",
+		"deliberate: DELETE of all storage works with X-Confirm-Delete (else 400 4) as PY; PHP always refused it with 400 1"+doc)...)
 }
 
 // SeedKnownDefects accepts the KnownDefects waivers that are not active

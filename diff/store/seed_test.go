@@ -4,7 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+
+	"weaveproxy/diff/replay"
+	"weaveproxy/internal/testfiles"
 )
 
 // TestSeedDeliberateOnceAndNarrow: seeding twice adds nothing the second
@@ -43,6 +47,39 @@ func TestSeedDeliberateOnceAndNarrow(t *testing.T) {
 		}
 		if !regexp.MustCompile(`docs/compatibility\.md`).MatchString(w.Reason) || w.By != "qa" {
 			t.Errorf("waiver %s: reason %q by %q", w.ID, w.Reason, w.By)
+		}
+	}
+}
+
+// TestRecordedConsequencesMatchTheRecording: every recorded-session waiver
+// names a field, gives its reason, and matches a request of the project's
+// recorded session, and only of its account, so a new recording cannot
+// leave one behind that accepts nothing (or something else).
+func TestRecordedConsequencesMatchTheRecording(t *testing.T) {
+	es, err := replay.Load(testfiles.Recordings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range RecordedConsequences() {
+		re, err := regexp.Compile(w.RequestMatch)
+		if err != nil {
+			t.Fatalf("%s: %v", w.RequestMatch, err)
+		}
+		if w.Field == "" || !strings.Contains(w.Reason, "docs/compatibility.md") || !strings.Contains(w.RequestMatch, recordedUser) {
+			t.Errorf("waiver %+v: want a field, a reason naming docs/compatibility.md, the recorded account", w)
+		}
+		matched := false
+		for _, e := range es {
+			if re.MatchString(e.Request.Method+" "+e.Request.Path) &&
+				strings.Contains(string(e.Response.Body), w.LegacyContains) {
+				matched = true
+			}
+		}
+		if !matched {
+			t.Errorf("waiver %s %s matches no recorded pair", w.RequestMatch, w.Field)
+		}
+		if re.MatchString("GET /1.0/someoneelse/storage/history") {
+			t.Errorf("waiver %s matches another account", w.RequestMatch)
 		}
 	}
 }

@@ -29,6 +29,7 @@ func Replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "", "also write report.html and report.json to this directory")
 	known := fs.Bool("known-defects", true, "accept the known legacy defects of the recordings (PHP 8 fatal errors) as waivers")
 	deliberate := fs.Bool("deliberate", true, "accept the wire differences docs/compatibility.md records as deliberate (labelled, with the doc's reason)")
+	recorded := fs.Bool("recorded", true, "accept the answers of the project's recorded session (testdata/recordings) that differ only as a consequence of an earlier deliberate difference; they match that session's requests only")
 	minMatch := fs.Float64("min-match", 0, "fail when the match rate is below this (0–1)")
 	showAll := fs.Bool("show-all", false, "list every differing pair (default: the first 20)")
 	pos, err := ParseArgs(fs, args)
@@ -54,6 +55,11 @@ func Replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *deliberate {
 		if _, err := store.SeedDeliberate(ctx, st, "weaveproxy replay"); err != nil {
+			return err
+		}
+	}
+	if *recorded {
+		if _, err := store.SeedRecorded(ctx, st, "weaveproxy replay"); err != nil {
 			return err
 		}
 	}
