@@ -20,5 +20,8 @@ if [ ! -f ../shared/legacy-php/router.php ]; then
 fi
 bin=$(mktemp -d)/weaveproxy
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go build -o "$bin" ./cmd/weaveproxy
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+go build -ldflags "-X weaveproxy/internal/buildinfo.version=bench -X weaveproxy/internal/buildinfo.commit=$commit" \
+  -o "$bin" ./cmd/weaveproxy
 go run ./e2e/benchstack --bin "$bin" "$@"

@@ -32,7 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg bench.Config
 	var targets targetFlags
 	var workloads string
-	var quiet bool
+	var quiet, markdown bool
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&targets, "target", "NAME=URL of a server to measure; repeat for several, ratios are to the first")
@@ -51,6 +51,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.SeedItems, "seed-items", 10000, "WBOs of 300 bytes the read workloads' user holds")
 	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "bound of one request")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines on standard error")
+	fs.BoolVar(&markdown, "markdown", false, "end with a Markdown table of every workload")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: weaveproxy bench --target NAME=URL [--target NAME=URL ...] [flags]")
 		fs.PrintDefaults()
@@ -70,6 +71,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !quiet {
 		cfg.Progress = stderr
 	}
-	_, err := bench.Run(ctx, cfg, stdout)
-	return err
+	results, err := bench.Run(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	if markdown {
+		fmt.Fprintln(stdout)
+		return bench.WriteMarkdown(stdout, results)
+	}
+	return nil
 }

@@ -103,7 +103,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// PHP registers the users (as it always did) and the others find
 	// them in the shared database.
 	o.cfg.Register, o.cfg.Seed, o.cfg.Progress = true, true, stderr
-	if _, err := bench.Run(ctx, o.cfg, stdout); err != nil {
+	results, err := bench.Run(ctx, o.cfg, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\n== summary (all requests of each workload; ratios to the first target)")
+	if err := bench.WriteMarkdown(stdout, results); err != nil {
 		return err
 	}
 	st.report(stdout)

@@ -266,4 +266,14 @@ func TestPercentileAndTable(t *testing.T) {
 	if !strings.Contains(out.String(), "4.00× req/s, p50 0.25×") || !strings.Contains(out.String(), "measured php 1.0s, native 1.0s") {
 		t.Errorf("table:\n%s", out.String())
 	}
+	b.record(kindInfo, 503, 5*time.Millisecond, nil)
+	out.Reset()
+	if err := WriteMarkdown(&out, []*Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	want := "| workload | php | native |\n|---|---|---|\n" +
+		"| info (16 clients) | 10 rps, p50 20.0ms, p99 20.0ms | 41 rps (**4.10×**), p50 5.00ms, p99 5.00ms, 1 not 200/404 |\n"
+	if out.String() != want {
+		t.Errorf("markdown:\n%s\nwant:\n%s", out.String(), want)
+	}
 }

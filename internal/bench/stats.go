@@ -218,3 +218,43 @@ func ms(d time.Duration) string {
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64) + "ms"
 }
+
+// WriteMarkdown prints one Markdown table over all results: a row per
+// workload (all its requests together), a column per target with
+// requests/s and its ratio to the first target, p50 and p99.
+func WriteMarkdown(w io.Writer, results []*Result) error {
+	if len(results) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("| workload |")
+	for _, t := range results[0].Targets {
+		b.WriteString(" " + t.Target.Name + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(results[0].Targets)) + "\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s (%d clients) |", r.Workload, r.Concurrency)
+		first := r.Targets[0].Kind("all")
+		firstRPS := first.RPS(r.Targets[0].Elapsed)
+		for i, t := range r.Targets {
+			k := t.Kind("all")
+			if k.Count() == 0 {
+				b.WriteString(" - |")
+				continue
+			}
+			rps := k.RPS(t.Elapsed)
+			ratio := ""
+			if i > 0 && firstRPS > 0 {
+				ratio = fmt.Sprintf(" (**%.2f×**)", rps/firstRPS)
+			}
+			fmt.Fprintf(&b, " %.0f rps%s, p50 %s, p99 %s", rps, ratio, ms(k.Percentile(50)), ms(k.Percentile(99)))
+			if bad := k.Count() - k.Statuses[200] - k.Statuses[404]; bad > 0 {
+				fmt.Fprintf(&b, ", %d not 200/404", bad)
+			}
+			b.WriteString(" |")
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
