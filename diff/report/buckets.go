@@ -43,7 +43,7 @@ func fitBuckets(bs []store.Bucket) []Bucket {
 			out = append(out, Bucket{Start: start})
 			cur = &store.Counts{}
 		}
-		addCounts(cur, b.Counts)
+		cur.Add(b.Counts)
 	}
 	out[len(out)-1].fill(*cur)
 	return out
@@ -51,15 +51,4 @@ func fitBuckets(bs []store.Bucket) []Bucket {
 
 func (b *Bucket) fill(c store.Counts) {
 	b.Pairs, b.Different, b.MatchRate = c.Pairs, c.Different, rate(c.MatchRate())
-}
-
-func addCounts(dst *store.Counts, c store.Counts) {
-	dst.Pairs += c.Pairs
-	dst.Identical += c.Identical
-	dst.EqualAfterRules += c.EqualAfterRules
-	dst.Noise += c.Noise
-	dst.Accepted += c.Accepted
-	dst.Different += c.Different
-	dst.BothFailed += c.BothFailed
-	dst.DryRun += c.DryRun
 }

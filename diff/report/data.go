@@ -166,14 +166,7 @@ func (rep *Report) add(r Route) {
 	if r.Ready {
 		t.Ready++
 	}
-	t.Pairs += r.Pairs
-	t.Identical += r.Identical
-	t.EqualAfterRules += r.EqualAfterRules
-	t.Noise += r.Noise
-	t.Accepted += r.Accepted
-	t.Different += r.Different
-	t.BothFailed += r.BothFailed
-	t.DryRun += r.DryRun
+	t.Counts.Add(r.Counts)
 }
 
 func ruleCounts(m map[string]int64) []RuleCount {

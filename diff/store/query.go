@@ -40,6 +40,18 @@ func (c Counts) MatchRate() float64 {
 	return float64(c.Compared()-c.Different) / float64(c.Compared())
 }
 
+// Add adds o's pairs, class by class.
+func (c *Counts) Add(o Counts) {
+	c.Pairs += o.Pairs
+	c.Identical += o.Identical
+	c.EqualAfterRules += o.EqualAfterRules
+	c.Noise += o.Noise
+	c.Accepted += o.Accepted
+	c.Different += o.Different
+	c.BothFailed += o.BothFailed
+	c.DryRun += o.DryRun
+}
+
 func (c *Counts) add(class diff.Class, dry bool, n int64) {
 	c.Pairs += n
 	if dry {
