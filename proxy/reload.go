@@ -72,7 +72,7 @@ func (p *Proxy) load(src string) (*routes.Table, error) {
 		return nil, err
 	}
 	p.fileSum = sha256.Sum256(b)
-	t, err := routes.Parse(b, src)
+	t, err := p.state.Load().table.Parser().Parse(b, src)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+
 	"weaveproxy/proxy/routes"
 )
 
@@ -215,5 +218,34 @@ func TestSetModeEditsTheFileAndApplies(t *testing.T) {
 	}
 	if err := f.p.SetMode(t.Context(), "GET /x", routes.Canary, 5); err == nil {
 		t.Error("canary without {user} accepted")
+	}
+}
+
+// TestReloadParsesAsLoaded: a reload parses the new file with the parser
+// the running table came from, so diff: blocks a shadow side checks at
+// start are checked at every reload too.
+func TestReloadParsesAsLoaded(t *testing.T) {
+	f := newFixture(t, infoYAML("shadow"), Config{Native: nativeHandler()})
+	ps := routes.Parser{CheckDiff: func(n *yaml.Node) []routes.Problem {
+		if n.Kind != yaml.MappingNode {
+			return []routes.Problem{{Line: n.Line, Column: n.Column, Msg: "diff must be a mapping"}}
+		}
+		return nil
+	}}
+	tb, err := ps.Load(f.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Table: tb, Native: nativeHandler(), Metrics: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f.write(infoYAML("shadow") + "    diff: [1]\n")
+	if err := p.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), ":7:11: diff must be a mapping") {
+		t.Errorf("reload with a bad diff block: %v", err)
+	}
+	if err := f.p.Reload(t.Context()); err != nil {
+		t.Errorf("a table parsed without diff checks reloads it: %v", err)
 	}
 }

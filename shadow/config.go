@@ -11,6 +11,7 @@ import (
 	"weaveproxy/diff/recorder"
 	"weaveproxy/diff/rules"
 	"weaveproxy/diff/store"
+	"weaveproxy/proxy/routes"
 )
 
 // LearnNoiseKey is the key of a route's `diff:` block that the shadow side
@@ -117,3 +118,30 @@ func parseShare(v *yaml.Node) (float64, error) {
 	}
 	return f, nil
 }
+
+// CheckDiff validates a route's diff: block for routes.Parser: the shadow
+// side's own key (learn_noise) here, the comparison rules in diff/rules,
+// each problem at its line and column, so routes.yaml is refused at load
+// instead of comparing under the default rules after a warning at the
+// first shadowed request.
+func CheckDiff(n *yaml.Node) []routes.Problem {
+	var out []routes.Problem
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := n.Content[i], n.Content[i+1]; k.Value == LearnNoiseKey {
+				if _, err := parseShare(v); err != nil || v.Kind != yaml.ScalarNode {
+					out = append(out, routes.Problem{Line: v.Line, Column: v.Column,
+						Msg: fmt.Sprintf("diff: %s: %q: want true, false or a share between 0 and 1", LearnNoiseKey, v.Value)})
+				}
+			}
+		}
+	}
+	for _, is := range rules.Check(n, LearnNoiseKey) {
+		out = append(out, routes.Problem{Line: is.Line, Column: is.Column, Msg: is.Msg})
+	}
+	return out
+}
+
+// Parser is the routes.yaml parser of a proxy with a shadow side: diff:
+// blocks are checked at load (CheckDiff).
+func Parser() routes.Parser { return routes.Parser{CheckDiff: CheckDiff} }

@@ -10,14 +10,14 @@ import (
 	"weaveproxy/native/cache"
 	"weaveproxy/proxy"
 	"weaveproxy/proxy/admin"
-	"weaveproxy/proxy/routes"
+	"weaveproxy/shadow"
 )
 
 // buildProxy turns the server into the strangler proxy described by
 // --routes: the native server answers the routes moved to Go, everything
 // else is forwarded to the legacy PHP server named in the file.
 func buildProxy(ctx context.Context, f *serveFlags, log *slog.Logger, a *app, np *nativeParts) error {
-	table, err := routes.Load(f.routes)
+	table, err := shadow.Parser().Load(f.routes)
 	if err != nil {
 		return err
 	}

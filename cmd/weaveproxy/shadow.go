@@ -10,7 +10,6 @@ import (
 	"weaveproxy/diff/store"
 	"weaveproxy/proxy"
 	"weaveproxy/proxy/forward"
-	"weaveproxy/proxy/routes"
 	"weaveproxy/shadow"
 	"weaveproxy/shadow/cli"
 )
@@ -57,7 +56,7 @@ func buildShadow(ctx context.Context, f *serveFlags, log *slog.Logger, np *nativ
 		st.Close()
 		return nil, nil, err
 	}
-	table, err := routes.Load(f.routes)
+	table, err := shadow.Parser().Load(f.routes)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,40 @@ relations: false
 	}
 	if c3, _ := Default().ForReplay().Compile("GET", "/1.0/a/storage/h?sort=newest"); !c3.Unordered("body") {
 		t.Error("replays compare time-sorted lists as multisets")
+	}
+}
+
+func TestCheckPositions(t *testing.T) {
+	cases := []struct {
+		src  string
+		want []string // "line:col: text" of each issue
+	}{
+		{"", nil},
+		{"ignore: [body.payload]\ntimestamp_tolerance: any\nrelations: false\n", nil},
+		{"learn_noise: 0.5\n", nil},
+		{"ignroe: [body.x]\n", []string{"1:1: diff: unknown key \"ignroe\""}},
+		{"ignore: [body.x]\ntimestamp_tolerance: soon\n", []string{"2:22: diff: timestamp_tolerance: timestamp_tolerance \"soon\""}},
+		{"relations: maybe\nignore: [bdy.x]\n", []string{"1:12: diff: relations: cannot unmarshal", "2:9: diff: ignore: path \"bdy.x\""}},
+		{"[1, 2]\n", []string{"1:1: diff must be a mapping"}},
+	}
+	for _, tc := range cases {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.src), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var n *yaml.Node
+		if len(doc.Content) > 0 {
+			n = doc.Content[0]
+		}
+		got := Check(n, "learn_noise")
+		if len(got) != len(tc.want) {
+			t.Errorf("%q: %d issues %+v, want %d", tc.src, len(got), got, len(tc.want))
+			continue
+		}
+		for i, is := range got {
+			if s := fmt.Sprintf("%d:%d: %s", is.Line, is.Column, is.Msg); !strings.HasPrefix(s, tc.want[i]) {
+				t.Errorf("%q: issue %q, want prefix %q", tc.src, s, tc.want[i])
+			}
+		}
 	}
 }

@@ -38,13 +38,30 @@ var defaultUpstream = Upstream{
 	},
 }
 
+// Parser parses routes files. The zero value checks everything but the
+// contents of `diff:` blocks, which belong to the shadow side: give it
+// CheckDiff (shadow.CheckDiff) so that a broken block is refused at load,
+// with its line and column, like every other key.
+type Parser struct {
+	// CheckDiff validates one route's diff: block; nil accepts any.
+	CheckDiff func(n *yaml.Node) []Problem
+}
+
+// Load reads and parses the routes file at path, without checking diff:
+// blocks (Parser{}.Load).
+func Load(path string) (*Table, error) { return Parser{}.Load(path) }
+
+// Parse parses a routes file without checking diff: blocks
+// (Parser{}.Parse).
+func Parse(src []byte, name string) (*Table, error) { return Parser{}.Parse(src, name) }
+
 // Load reads and parses the routes file at path.
-func Load(path string) (*Table, error) {
+func (ps Parser) Load(path string) (*Table, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
-	t, err := Parse(src, path)
+	t, err := ps.Parse(src, path)
 	if err != nil {
 		return nil, err
 	}
@@ -53,14 +70,15 @@ func Load(path string) (*Table, error) {
 }
 
 // Parse parses a routes file; name is used in error messages only. The
-// error is a *ParseError naming the line of each problem.
-func Parse(src []byte, name string) (*Table, error) {
-	p := &parser{err: &ParseError{File: name}}
+// error is a *ParseError naming the line of each problem. The table
+// remembers ps: reloads parse the new file the same way (Table.Parser).
+func (ps Parser) Parse(src []byte, name string) (*Table, error) {
+	p := &parser{err: &ParseError{File: name}, ps: ps}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, fmt.Errorf("routes: %s: %w", name, err)
 	}
-	t := &Table{Legacy: defaultUpstream, Default: Legacy}
+	t := &Table{Legacy: defaultUpstream, Default: Legacy, parser: ps}
 	if len(doc.Content) == 0 {
 		p.add(&doc, "the file is empty: it needs at least legacy.url")
 		return nil, p.err
@@ -80,7 +98,10 @@ func Parse(src []byte, name string) (*Table, error) {
 	return t, nil
 }
 
-type parser struct{ err *ParseError }
+type parser struct {
+	err *ParseError
+	ps  Parser
+}
 
 func (p *parser) add(n *yaml.Node, format string, args ...any) { p.err.Add(n, format, args...) }
 
@@ -190,7 +211,12 @@ func (p *parser) route(n *yaml.Node) *Route {
 		"percent":       func(v *yaml.Node) { rt.Percent = p.integer(v, 0, 100) },
 		"fallback":      func(v *yaml.Node) { rt.Fallback = p.fallback(v) },
 		"shadow_writes": func(v *yaml.Node) { rt.ShadowWrites = p.boolean(v) },
-		"diff":          func(v *yaml.Node) { rt.Diff = v },
+		"diff": func(v *yaml.Node) {
+			rt.Diff = v
+			if p.ps.CheckDiff != nil {
+				p.err.Problems = append(p.err.Problems, p.ps.CheckDiff(v)...)
+			}
+		},
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil

@@ -151,7 +151,11 @@ type Table struct {
 
 	byName map[string]*Route // listed routes first, then built-ins
 	hash   string            // see Hash
+	parser Parser            // how the file was parsed, for reloads
 }
+
+// Parser is how t was parsed; a reload parses the new file the same way.
+func (t *Table) Parser() Parser { return t.parser }
 
 // Match is the outcome of matching one request.
 type Match struct {
@@ -248,7 +252,7 @@ func (t *Table) WithMode(match string, mode Mode, percent int) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
-	c := &Table{Source: t.Source, Legacy: t.Legacy, Default: t.Default}
+	c := &Table{Source: t.Source, Legacy: t.Legacy, Default: t.Default, parser: t.parser}
 	found := false
 	for _, rt := range t.Routes {
 		cp := *rt

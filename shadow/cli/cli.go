@@ -51,7 +51,7 @@ func FileCutover(file string, st *store.Store, gate store.Gate, log *slog.Logger
 	return &shadow.Cutover{
 		Store: st, Gate: gate, Logger: log,
 		Table: func() *routes.Table {
-			t, err := routes.Load(file)
+			t, err := shadow.Parser().Load(file)
 			if err != nil {
 				return nil
 			}

@@ -91,7 +91,7 @@ func promote(ctx context.Context, file, dsn, route string, force bool, by string
 // modeOf is route's mode in the routes file, when the file loads and the
 // route is known.
 func modeOf(file, route string) (routes.Mode, bool) {
-	t, err := routes.Load(file)
+	t, err := shadow.Parser().Load(file)
 	if err != nil {
 		return "", false
 	}
