@@ -1,91 +1,198 @@
 package shadow_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"weaveproxy/e2e/testenv"
+	nstore "weaveproxy/native/store"
 )
 
-// BenchmarkShadowLatency measures what shadow mode costs the client, on
-// the real stack (PHP fixture, MariaDB, native server on the same
-// database). Two proxies share the backend: one with every route in
-// legacy mode, one with every route in shadow mode. Each iteration of a
-// shadow sub-benchmark sends the same kind of request through both, one
-// after the other (alternating which goes first), so the ratio comes from
-// one run under one load:
+// BenchmarkShadowLatency measures what shadow mode costs the client on
+// the three workloads of issue 8, on the real stack: the original PHP
+// server (../shared/legacy-php, php -S with 8 workers; the PHP stand-in
+// when it is absent), MariaDB, and the native server on the same
+// database. Two proxies share the backend, one with every route in legacy
+// mode and one with every route in shadow mode. Each sub-benchmark sends
+// b.N requests through each proxy from benchClients concurrent clients,
+// in alternating phases (legacy, shadow, shadow, legacy, each b.N/2), and
+// reports each mode's p50 and p99 and their ratios shadow/legacy:
 //
-//	legacy        reads and writes through the legacy-mode proxy (reference)
-//	shadow-read   GET info/collections: shadow vs legacy (native runs later, in a worker)
-//	shadow-write  PUT an item: shadow vs legacy (the native dry run precedes legacy)
+//	info-collections  GET info/collections (native runs later, in a worker)
+//	get-100           GET storage/history?full=1&limit=100&sort=index of 1,000 items
+//	post-100          POST 100 WBOs (the dry run's snapshot is taken before legacy
+//	                  gets the write, the rest runs beside it)
 //
 // Run with
 //
-//	go test -run '^$' -bench ShadowLatency -benchtime 300x ./e2e/shadow/
+//	go test -run '^$' -bench ShadowLatency -benchtime 200x ./e2e/shadow/
 func BenchmarkShadowLatency(b *testing.B) {
-	be := newBackend(b)
+	be, user := benchBackend(b)
 	legacyMode := newStack(b, be, stackOptions{routes: "default: legacy\n"})
 	shadowMode := newStack(b, be, stackOptions{})
-	viaLegacy := newClient(b, legacyMode.URL, "benchlegacy")
-	viaShadow := newClient(b, shadowMode.URL, "benchshadow")
-	viaLegacy.register()
-	viaShadow.register()
-	for _, c := range []*client{viaLegacy, viaShadow} {
-		c.must("PUT", "/1.0/"+c.user+"/storage/bookmarks/seed", `{"payload": "seed", "sortindex": 1}`)
-	}
-	read := func(c *client) time.Duration {
-		start := time.Now()
-		c.must("GET", "/1.0/"+c.user+"/info/collections", "")
-		return time.Since(start)
-	}
-	i := 0
-	write := func(c *client) time.Duration {
-		i++
-		start := time.Now()
-		c.must("PUT", fmt.Sprintf("/1.0/%s/storage/bookmarks/i%d", c.user, i%50),
-			fmt.Sprintf(`{"payload": "item %d", "sortindex": %d}`, i, i%10))
-		return time.Since(start)
-	}
-
-	b.Run("legacy", func(b *testing.B) {
-		var r, w time.Duration
-		n := 0
-		for b.Loop() {
-			r += read(viaLegacy)
-			w += write(viaLegacy)
-			n++
-		}
-		b.ReportMetric(perReq(r, n), "read-ns/req")
-		b.ReportMetric(perReq(w, n), "write-ns/req")
-	})
-	b.Run("shadow-read", func(b *testing.B) { versus(b, shadowMode, read, viaLegacy, viaShadow) })
-	b.Run("shadow-write", func(b *testing.B) { versus(b, shadowMode, write, viaLegacy, viaShadow) })
-}
-
-// versus times do through both proxies, alternating which goes first: the
-// worker comparing the previous shadow pair competes for the CPU with
-// whatever comes next.
-func versus(b *testing.B, shadowMode *stack, do func(*client) time.Duration, viaLegacy, viaShadow *client) {
-	var l, s time.Duration
+	var seq sync.Mutex
 	n := 0
-	for b.Loop() {
-		if n%2 == 0 {
-			l += do(viaLegacy)
-			s += do(viaShadow)
-		} else {
-			s += do(viaShadow)
-			l += do(viaLegacy)
-		}
+	next := func() int {
+		seq.Lock()
+		defer seq.Unlock()
 		n++
+		return n
 	}
-	b.StopTimer()
-	shadowMode.flush(b)
-	b.ReportMetric(perReq(l, n), "legacy-ns/req")
-	b.ReportMetric(perReq(s, n), "shadow-ns/req")
-	b.ReportMetric(perReq(s, n)/perReq(l, n), "shadow/legacy")
-	b.ReportMetric(dropped(b, shadowMode), "dropped")
+	workloads := []struct {
+		name string
+		req  func() (method, path, body string)
+	}{
+		{"info-collections", func() (string, string, string) {
+			return "GET", "/1.0/" + user + "/info/collections", ""
+		}},
+		{"get-100", func() (string, string, string) {
+			return "GET", "/1.0/" + user + "/storage/history?full=1&limit=100&sort=index", ""
+		}},
+		{"post-100", func() (string, string, string) {
+			// 100 of 500 ids, in turn: the collection stays small.
+			k := next() % 5
+			items := make([]string, 100)
+			for i := range items {
+				items[i] = fmt.Sprintf(`{"id": "b%d", "payload": "%s", "sortindex": %d}`, k*100+i, strings.Repeat("x", 300), i)
+			}
+			return "POST", "/1.0/" + user + "/storage/bookmarks", "[" + strings.Join(items, ",") + "]"
+		}},
+	}
+	for _, w := range workloads {
+		b.Run(w.name, func(b *testing.B) {
+			lat := map[string][]time.Duration{}
+			half := max(b.N/2, benchClients)
+			for _, mode := range []string{"legacy", "shadow", "shadow", "legacy"} {
+				base := legacyMode.URL
+				if mode == "shadow" {
+					base = shadowMode.URL
+				}
+				lat[mode] = append(lat[mode], load(b, base, user, half, w.req)...)
+				shadowMode.flush(b) // the next phase starts with no comparison pending
+			}
+			for _, mode := range []string{"legacy", "shadow"} {
+				b.ReportMetric(float64(pct(lat[mode], 50).Microseconds()), mode+"-p50-µs")
+				b.ReportMetric(float64(pct(lat[mode], 99).Microseconds()), mode+"-p99-µs")
+			}
+			for _, p := range []int{50, 99} {
+				b.ReportMetric(float64(pct(lat["shadow"], p))/float64(pct(lat["legacy"], p)), fmt.Sprintf("p%d-shadow/legacy", p))
+			}
+			b.ReportMetric(dropped(b, shadowMode), "dropped")
+			if w.name == "post-100" {
+				b.ReportMetric(snapshotWait(b, shadowMode), "snapshot-wait-µs")
+			}
+		})
+	}
 }
 
-func perReq(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(max(n, 1)) }
+// benchClients send requests at the same time in each phase.
+const benchClients = 4
+
+// benchBackend is the original PHP server when it is there (else the
+// stand-in) with one user holding 1,000 items in history.
+func benchBackend(b *testing.B) (*backend, string) {
+	if _, err := os.Stat(filepath.Join(testenv.LegacyPHPDir(), "router.php")); err != nil {
+		be := newBackend(b)
+		c := newClient(b, be.php.URL, "benchuser")
+		c.register()
+		seedHistory(b, be, c.user)
+		return be, c.user
+	}
+	be, eng := newOriginalBackend(b)
+	user := addUser(b, eng, "benchuser")
+	seedHistory(b, be, user)
+	return be, user
+}
+
+// seedHistory writes 1,000 items of 300 bytes into the user's history,
+// through the native engine.
+func seedHistory(b *testing.B, be *backend, user string) {
+	b.Helper()
+	ctx := context.Background()
+	u, err := be.eng.UserByName(ctx, user)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var items []nstore.WBO
+	for i := range 1000 {
+		p := strings.Repeat("h", 300)
+		si := int64(i)
+		m := nstore.FromTime(time.Now())
+		items = append(items, nstore.WBO{ID: fmt.Sprintf("h%04d", i), Payload: &p, SortIndex: &si, Modified: &m})
+	}
+	for chunk := range slices.Chunk(items, 100) {
+		if _, err := be.eng.PutItems(ctx, u.ID, "history", chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// load sends n requests from benchClients clients and returns their
+// latencies; an answer but 200 fails the benchmark.
+func load(b *testing.B, base, user string, n int, req func() (string, string, string)) []time.Duration {
+	var mu sync.Mutex
+	var out []time.Duration
+	var wg sync.WaitGroup
+	for c := range benchClients {
+		cl := newClient(b, base, user)
+		wg.Go(func() {
+			for range n / benchClients {
+				method, path, body := req()
+				start := time.Now()
+				a := cl.do(method, path, body)
+				took := time.Since(start)
+				if a.status != http.StatusOK {
+					b.Errorf("client %d: %s %s: %d %.200s", c, method, path, a.status, a.body)
+					return
+				}
+				mu.Lock()
+				out = append(out, took)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// pct is the p-th percentile of ds.
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// snapshotWait is the mean time a shadowed write waited for its dry
+// run's snapshot (weaveproxy_shadow_dry_run_seconds), in µs: the shadow
+// work left on the client's path.
+func snapshotWait(b *testing.B, s *stack) float64 {
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "weaveproxy_shadow_dry_run_seconds" {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetHistogram().GetSampleSum()
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return sum / float64(max(n, 1)) * 1e6
+}
 
 // dropped sums weaveproxy_shadow_dropped_total from the stack's registry.
 func dropped(b *testing.B, s *stack) float64 {

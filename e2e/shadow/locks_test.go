@@ -43,35 +43,12 @@ const (
 // an artefact (a 5xx, a timeout).
 func TestShadowWritesTakeNoLock(t *testing.T) {
 	testenv.RequireLegacyPHP(t)
-	ctx := context.Background()
-	srv := testenv.MariaDBServer(t)
-	dbName := srv.CreateDatabase(t)
-	dsn := srv.DSN(dbName)
-	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nat, err := native.New(native.Config{Engine: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	php := testenv.StartLegacyPHPCLI(t, testenv.LegacyPHPConfig{Workers: 8,
-		DB: testenv.LegacyDB{Host: srv.Host, Port: srv.Port, Name: dbName}})
-	be := &backend{dsn: dsn, db: eng.DB(), php: php.PHP, native: nat}
+	be, eng := newOriginalBackend(t)
 	// A lock wait that happens anyway ends in seconds, not in 50.
 	setLockWaitTimeout(t, be.db, 5)
-
 	var users []string
 	for i := range lockUsers {
-		name := fmt.Sprintf("lockuser%d", i)
-		users = append(users, name)
-		if _, err := eng.CreateUser(ctx, nstore.User{Username: name, MD5: auth.HashPassword("correct horse " + name)}); err != nil {
-			t.Fatal(err)
-		}
+		users = append(users, addUser(t, eng, fmt.Sprintf("lockuser%d", i)))
 	}
 
 	legacyMode := newStack(t, be, stackOptions{routes: "default: legacy\n"})
@@ -95,6 +72,41 @@ func TestShadowWritesTakeNoLock(t *testing.T) {
 		t.Errorf("shadow mode added lock waits or deadlocks: %+v, legacy mode %+v", shadowDelta, legacyDelta)
 	}
 	checkDifferences(t, shadowMode)
+}
+
+// newOriginalBackend is the original PHP server (php -S, 8 workers) and
+// the native server on one fresh MariaDB database. Call
+// testenv.RequireLegacyPHP first.
+func newOriginalBackend(t testing.TB) (*backend, *sqlstore.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	srv := testenv.MariaDBServer(t)
+	dbName := srv.CreateDatabase(t)
+	dsn := srv.DSN(dbName)
+	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nat, err := native.New(native.Config{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	php := testenv.StartLegacyPHPCLI(t, testenv.LegacyPHPConfig{Workers: 8,
+		DB: testenv.LegacyDB{Host: srv.Host, Port: srv.Port, Name: dbName}})
+	return &backend{dsn: dsn, db: eng.DB(), php: php.PHP, native: nat, eng: eng}, eng
+}
+
+// addUser creates an account with newClient's password for it.
+func addUser(t testing.TB, eng *sqlstore.Engine, name string) string {
+	t.Helper()
+	if _, err := eng.CreateUser(context.Background(), nstore.User{Username: name, MD5: auth.HashPassword("correct horse " + name)}); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 // writeLoad runs the writers through base and fails the test on any

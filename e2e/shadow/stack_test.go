@@ -44,6 +44,7 @@ type backend struct {
 	db     *sql.DB
 	php    *testenv.PHP
 	native *native.Server
+	eng    *sqlstore.Engine
 }
 
 func newBackend(t testing.TB, plants ...string) *backend {
@@ -68,7 +69,7 @@ func newBackend(t testing.TB, plants ...string) *backend {
 	}
 	php := legacy.Start(t, dbc, legacy.Options{Plant: plants,
 		Env: map[string]string{"WEAVE_QUOTA": fmt.Sprint(quotaKB)}})
-	return &backend{dsn: dsn, db: eng.DB(), php: php, native: nat}
+	return &backend{dsn: dsn, db: eng.DB(), php: php, native: nat, eng: eng}
 }
 
 // stack is the proxy in shadow mode in front of a backend.
