@@ -58,14 +58,19 @@ type Engine struct {
 	nextID int64                 // the next created account's id (negative)
 	resets map[int64]*store.ResetCode
 	data   map[int64]*userData
+	stamps map[int64]store.Timestamp // each user's last sequenced write
 }
 
-var _ store.Engine = (*Engine)(nil)
+var (
+	_ store.Engine    = (*Engine)(nil)
+	_ store.Sequencer = (*Engine)(nil)
+)
 
 // New returns an empty overlay on base. base is only read.
 func New(base store.Engine, lim Limits) *Engine {
 	return &Engine{base: base, lim: lim, users: map[int64]*store.User{}, names: map[string]int64{},
-		nextID: -1, resets: map[int64]*store.ResetCode{}, data: map[int64]*userData{}}
+		nextID: -1, resets: map[int64]*store.ResetCode{}, data: map[int64]*userData{},
+		stamps: map[int64]store.Timestamp{}}
 }
 
 // allTime is a Query.Now before every ttl: reads with it see expired rows

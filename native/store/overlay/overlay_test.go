@@ -256,6 +256,33 @@ func createUser(name string) op {
 	}}
 }
 
+// sequenced writes items stamped with the timestamp the engine's
+// Sequencer gives (at raised above the user's last), and fails after
+// writing when fail is set: the writes must be undone.
+func sequenced(user, coll string, at int64, fail bool, ids ...string) op {
+	return op{fmt.Sprintf("sequenced write of %s/%s at %d (fail %v)", user, coll, at, fail), func(ctx context.Context, r *run) any {
+		var got store.Timestamp
+		err := r.e.(store.Sequencer).Sequenced(ctx, r.ids[user], store.Timestamp(at), func(ts store.Timestamp, tx store.Engine) error {
+			got = ts
+			var ws []store.WBO
+			for _, id := range ids {
+				ws = append(ws, item(id, int64(ts), nil))
+			}
+			if _, err := tx.PutItems(ctx, r.ids[user], coll, ws); err != nil {
+				return err
+			}
+			if _, err := tx.DeleteItems(ctx, r.ids[user], "history", store.Query{Now: now}); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("planted failure")
+			}
+			return nil
+		})
+		return []any{got, kind(err)}
+	}}
+}
+
 type scenario struct {
 	name string
 	ops  []op
@@ -328,6 +355,13 @@ func scenarios() []scenario {
 			account("alice", func(ctx context.Context, e store.Engine, id int64) error { return e.SetEmail(ctx, id, "x@y") }),
 			createUser("alice"),
 			account("carol", func(ctx context.Context, e store.Engine, id int64) error { return e.DeleteUser(ctx, id) }),
+		}},
+		{"sequenced writes", []op{
+			sequenced("alice", "bookmarks", 3000, false, "s1", "a"),
+			sequenced("alice", "tabs", 2000, false, "s2"), // below the last: raised
+			sequenced("alice", "tabs", 2000, true, "s3", "a"),
+			sequenced("bob", "bookmarks", 1000, false, "s4"),
+			sequenced("alice", "bookmarks", 3002, false, "s5"),
 		}},
 		{"refused writes", []op{
 			putItems("alice", "bookmarks", item("ok", 1990, nil), item(strings.Repeat("z", 65), 1990, nil)),

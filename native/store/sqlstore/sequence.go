@@ -58,3 +58,18 @@ func sqliteNextStamp(ctx context.Context, q querier, table string, userID int64,
 		userID, at).Scan(&last)
 	return last, err
 }
+
+// LastStamp is the last timestamp a sequenced write of the user got
+// (false: none yet), read without a lock: a dry run's overlay sequences
+// its write from it (overlay.StampReader).
+func (e *Engine) LastStamp(ctx context.Context, userID int64) (store.Timestamp, bool, error) {
+	var last int64
+	err := e.reader().QueryRowContext(ctx, "SELECT last FROM "+e.d.quote(e.t.stamps)+" WHERE username = ?", userID).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, e.wrap("last stamp", err)
+	}
+	return store.Timestamp(last), true, nil
+}
