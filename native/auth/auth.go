@@ -3,33 +3,28 @@
 package auth
 
 import (
-	"errors"
 	"net/http"
-	"time"
 
 	"weaveproxy/native/store"
+	"weaveproxy/native/weave"
 )
 
-// Failures an Authenticator reports. API handlers map them to their own
-// dialect's status and body.
+// Failures an Authenticator reports. The wire package owns them (it
+// answers them); these are the same values under auth's names.
 var (
 	// ErrNoCredentials: no Authorization header, not Basic, or badly encoded.
-	ErrNoCredentials = errors.New("auth: no usable credentials")
+	ErrNoCredentials = weave.ErrNoCredentials
 	// ErrMismatch: the authenticated name is not the user in the path.
-	ErrMismatch = errors.New("auth: user does not match path")
+	ErrMismatch = weave.ErrMismatch
 	// ErrBadCredentials: unknown user, wrong password or wrong node;
 	// deliberately indistinguishable to the client.
-	ErrBadCredentials = errors.New("auth: authentication failed")
-	// ErrDisabled: the right password for an account an operator disabled
-	// (users.status != 1). Only someone who knows the password learns it,
-	// and it does not count towards lockout.
-	ErrDisabled = errors.New("auth: account disabled")
+	ErrBadCredentials = weave.ErrBadCredentials
+	// ErrDisabled: the right password for a disabled account.
+	ErrDisabled = weave.ErrDisabled
 )
 
 // LockedError says the account is locked out; RetryAfter is the time left.
-type LockedError struct{ RetryAfter time.Duration }
-
-func (e *LockedError) Error() string { return "auth: account locked" }
+type LockedError = weave.LockedError
 
 // Authenticator checks a request's credentials for the user named in its
 // path and returns that user's row. pathUser is as it appears in the URL;

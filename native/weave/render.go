@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
 )
 
@@ -47,16 +46,16 @@ func (rd Renderer) Classify(err error) *Error {
 	if we, ok := AsError(err); ok {
 		return we
 	}
-	var locked *auth.LockedError
+	var locked *LockedError
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.Is(err, auth.ErrNoCredentials), errors.Is(err, auth.ErrMismatch):
+	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrMismatch):
 		return &Error{Status: http.StatusUnauthorized, Code: CodeUserMismatch,
 			Header: map[string]string{"WWW-Authenticate": authenticateHeader}, Err: err}
-	case errors.Is(err, auth.ErrBadCredentials):
+	case errors.Is(err, ErrBadCredentials):
 		return &Error{Status: http.StatusUnauthorized, Message: MsgAuthFailed,
 			Header: map[string]string{"WWW-Authenticate": authenticateHeader}, Err: err}
-	case errors.Is(err, auth.ErrDisabled):
+	case errors.Is(err, ErrDisabled):
 		// No WWW-Authenticate: other credentials would not help.
 		return &Error{Status: http.StatusForbidden, Message: MsgDisabled, Err: err}
 	case errors.As(err, &locked):

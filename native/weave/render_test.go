@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/auth"
 	"weaveproxy/native/store"
 )
 
@@ -24,10 +23,10 @@ func TestRenderGolden(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"no-credentials", fmt.Errorf("auth: %w", auth.ErrNoCredentials)},
-		{"mismatch", auth.ErrMismatch},
-		{"bad-credentials", fmt.Errorf("check: %w", auth.ErrBadCredentials)},
-		{"locked", &auth.LockedError{RetryAfter: 90*time.Second + time.Millisecond}},
+		{"no-credentials", fmt.Errorf("auth: %w", ErrNoCredentials)},
+		{"mismatch", ErrMismatch},
+		{"bad-credentials", fmt.Errorf("check: %w", ErrBadCredentials)},
+		{"locked", &LockedError{RetryAfter: 90*time.Second + time.Millisecond}},
 		{"not-found", fmt.Errorf("get item: %w", store.ErrNotFound)},
 		{"unavailable", fmt.Errorf("query: %w", store.ErrUnavailable)},
 		{"unexpected", errors.New("something odd: secret detail")},
@@ -75,7 +74,7 @@ func TestRenderDefaultRetryAfter(t *testing.T) {
 }
 
 func TestLockedRoundsUp(t *testing.T) {
-	we := Renderer{}.Classify(&auth.LockedError{RetryAfter: 1500 * time.Millisecond})
+	we := Renderer{}.Classify(&LockedError{RetryAfter: 1500 * time.Millisecond})
 	if we.Header["Retry-After"] != "2" || string(we.Body()) != `"Account locked"` {
 		t.Errorf("got %+v %s", we.Header, we.Body())
 	}
