@@ -17,6 +17,8 @@ php -m 2>/dev/null | grep -qi '^mysqli$' || need+=(php-mysql)
 php -m 2>/dev/null | grep -qi '^mbstring$' || need+=(php-mbstring)
 command -v php-fpm8.2 >/dev/null 2>&1 || command -v php-fpm >/dev/null 2>&1 || need+=(php-fpm)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+# Its memcache path (coll:<userid>) uses the old Memcache extension.
+php -m 2>/dev/null | grep -qi '^memcache$' || need+=(php-memcache)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v slapd >/dev/null 2>&1 || need+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)

@@ -1,9 +1,13 @@
-// Package legacy runs the PHP fixture that stands in for the legacy Weave
-// server in end-to-end tests: router.php and its two siblings, served by
-// Debian's `php -S`, answer Sync storage 1.0 (/1.0/<user>/...) and User API
-// 1.0 (/user/1.0/<user>...) over the legacy MySQL tables the way the PHP
-// server in ../shared/recordings did. router.php's header lists what the
-// fixture leaves out and where it differs from the recorded PHP 8 crashes.
+// Package legacy starts the legacy Weave server for end-to-end tests: the
+// original PHP server (../shared/legacy-php, StartOriginal) or the stand-in
+// here (Start): router.php and its two siblings, served by Debian's
+// `php -S`, answer Sync storage 1.0 and User API 1.0 over the legacy MySQL
+// tables as the original does. The stand-in stays for what the original
+// cannot do: planted deviations (Plant*) that prove the shadow diff finds
+// them, and a lane for a clone without ../shared. Each runs a test on
+// both, so every stand-in test also checks the stand-in against the
+// original. router.php's header lists where the stand-in answers as PHP 5
+// did instead of the original's PHP 8 crashes.
 package legacy
 
 import (
