@@ -12,17 +12,17 @@ import (
 
 // Config says how CEF lines are labelled and where they go.
 type Config struct {
-	Vendor  string `yaml:"vendor"`  // default "mozilla"
-	Product string `yaml:"product"` // default "weave"
-	Version string `yaml:"version"` // default "0"
+	Vendor  string // default "mozilla"
+	Product string // default "weave"
+	Version string // default "0"
 	// File is the path lines are appended to. With neither File nor Syslog
 	// configured, Open writes to DefaultFile in the working directory.
-	File   string       `yaml:"file"`
-	Syslog SyslogConfig `yaml:"syslog"`
+	File   string
+	Syslog SyslogConfig
 	// TrustForwardedFor takes src from the last X-Forwarded-For entry
 	// (the address our own reverse proxy saw). Off, the header is ignored:
 	// a client can write anything there.
-	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
+	TrustForwardedFor bool
 }
 
 // DefaultFile is where CEF lines go when nothing is configured.

@@ -11,13 +11,13 @@ import (
 
 // SyslogConfig sends CEF lines to syslog, as Mozilla's cef library did.
 type SyslogConfig struct {
-	Enabled bool `yaml:"enabled"` // implied by a non-empty Addr
+	Enabled bool // implied by a non-empty Addr
 	// Network is "udp", "tcp", "unix" or "unixgram"; with Addr empty the
 	// local syslog socket (/dev/log) is used.
-	Network  string `yaml:"network"`
-	Addr     string `yaml:"addr"`
-	Facility string `yaml:"facility"` // "local4" (default), "auth", "user", ...
-	Ident    string `yaml:"ident"`    // default "weaveproxy"
+	Network  string
+	Addr     string
+	Facility string // "local4" (default), "auth", "user", ...
+	Ident    string // default "weaveproxy"
 }
 
 // syslogTimeout bounds one write, so that a stuck syslog receiver cannot

@@ -23,18 +23,18 @@ import (
 type Config struct {
 	// MaxFailures failed logins within Window lock the account (default
 	// 10). A negative value turns lockout off.
-	MaxFailures int64 `yaml:"max_failures"`
+	MaxFailures int64
 	// Window is how long a failure counts (default 10 minutes). The window
 	// is fixed from the first failure, as memcached's expiry is.
-	Window time.Duration `yaml:"window"`
+	Window time.Duration
 	// Lockout is how long a lock lasts (default 30 minutes).
-	Lockout time.Duration `yaml:"lockout"`
+	Lockout time.Duration
 	// OnStoreError hears about counter store failures, after which the
 	// request is authenticated normally (fail open); nil logs them.
-	OnStoreError func(error) `yaml:"-"`
+	OnStoreError func(error)
 	// OnRefused hears about every request refused because its account is
 	// locked (the /metrics counter of lockout refusals); nil: nobody.
-	OnRefused func() `yaml:"-"`
+	OnRefused func()
 }
 
 // Defaults from security.md §1.

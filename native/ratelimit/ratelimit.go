@@ -32,8 +32,8 @@ const (
 // Budget is Limit requests per Window. Limit 0 takes the class default; a
 // negative Limit means unlimited. Window 0 takes the class default.
 type Budget struct {
-	Limit  int64         `yaml:"limit"`
-	Window time.Duration `yaml:"window"`
+	Limit  int64
+	Window time.Duration
 }
 
 // Defaults: far above a normal Firefox sync (tens of requests a minute).
@@ -49,26 +49,26 @@ func DefaultBudget(class string) Budget { return defaults[class] }
 
 // Config sets the budgets.
 type Config struct {
-	Read     Budget `yaml:"read"`
-	Write    Budget `yaml:"write"`
-	Register Budget `yaml:"register"`
+	Read     Budget
+	Write    Budget
+	Register Budget
 	// Classes budgets further classes a classifier returns.
-	Classes map[string]Budget `yaml:"classes"`
+	Classes map[string]Budget
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time `yaml:"-"`
+	Now func() time.Time
 	// OnStoreError hears about counter store failures, after which the
 	// request is let through (fail open); nil logs them.
-	OnStoreError func(error) `yaml:"-"`
+	OnStoreError func(error)
 	// Render writes a refusal; nil writes the bare JSON body with the
 	// error's headers. Set it to the API's renderer to add the dialect's
 	// headers (X-Weave-Timestamp).
-	Render func(http.ResponseWriter, *http.Request, *weave.Error) `yaml:"-"`
+	Render func(http.ResponseWriter, *http.Request, *weave.Error)
 	// Metrics, if set, gets weaveproxy_rate_limited_total{class}: every
 	// refused request, so refusals show where an operator looks.
-	Metrics prometheus.Registerer `yaml:"-"`
+	Metrics prometheus.Registerer
 	// Logger hears of the first refusal of a subject in each window; nil
 	// discards.
-	Logger *slog.Logger `yaml:"-"`
+	Logger *slog.Logger
 }
 
 // Limiter enforces the budgets.
