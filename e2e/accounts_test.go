@@ -102,3 +102,22 @@ func TestOperatorSession(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeAssignmentLDAP: a user of a Mozilla-style directory without a
+// node gets one from --nodes on the first node/weave, written to its
+// primaryNode as PHP did; a full node list leaves the next one to 404.
+func TestNodeAssignmentLDAP(t *testing.T) {
+	sl, args := ldapArgs(t, "mozilla")
+	s := startServer(t, append(args, "--nodes", "http://127.0.0.1:1/=1")...)
+	for _, u := range []string{"nodeuser1", "nodeuser2"} {
+		newClient(t, s.URL, u, "long enough password").
+			do("PUT", "/user/1.0/"+u, `{"password":"long enough password"}`, false).want(t, "create "+u, 200, u)
+	}
+	c := newClient(t, s.URL, "", "")
+	c.do("GET", "/user/1.0/nodeuser1/node/weave", "", false).want(t, "assigned", 200, "http://127.0.0.1:1/")
+	if got := sl.Search(t, "(uid=nodeuser1)", "primaryNode"); !strings.Contains(got, "primaryNode: weave:127.0.0.1:1") {
+		t.Fatalf("primaryNode after assignment:\n%s", got)
+	}
+	c.do("GET", "/user/1.0/nodeuser1/node/weave", "", false).want(t, "same node again", 200, "http://127.0.0.1:1/")
+	c.do("GET", "/user/1.0/nodeuser2/node/weave", "", false).want(t, "nodes full", 404, `"No location"`)
+}

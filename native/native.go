@@ -41,10 +41,13 @@ type Config struct {
 	UserEndpoints map[string]bool
 	Captcha       captcha.Verifier
 	Resets        *auth.Resets
-	// NodeURL is what node/weave answers; empty: the request's own
-	// scheme and host, so a lone Weave Minimal server sends clients to
-	// itself.
+	// NodeURL is what node/weave answers for a user without a node;
+	// empty: the request's own scheme and host, so a lone Weave Minimal
+	// server sends clients to itself — unless Nodes is set, where empty
+	// means PHP's 404 "No location" once every node is full.
 	NodeURL string
+	// Nodes assigns a node to each user without one; nil: none.
+	Nodes *userapi.Nodes
 
 	// QuotaKB is each user's storage quota in KB; 0 means none.
 	QuotaKB       float64
@@ -85,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	s.users = userapi.New(userapi.Config{
 		Users: cfg.Users, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
 		Registration: cfg.Registration, Captcha: cfg.Captcha, Resets: cfg.Resets,
-		NodeURL: s.nodeURL, Endpoints: cfg.UserEndpoints,
+		NodeURL: s.nodeURL, Nodes: cfg.Nodes, Endpoints: cfg.UserEndpoints,
 	})
 	pages, err := resetpages.New(resetpages.Config{
 		Users: cfg.Users, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
@@ -144,7 +147,8 @@ func (s *Server) view(tx store.Engine) (*Server, error) {
 	c.storage = s.storage.WithEngine(tx).WithOwnStamps().WithAuth(quiet).WithEvents(cef.Discard{})
 	c.users = userapi.New(userapi.Config{
 		Users: users, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
-		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL, Endpoints: s.cfg.UserEndpoints,
+		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL, Nodes: s.cfg.Nodes.ReadOnly(),
+		Endpoints: s.cfg.UserEndpoints,
 	})
 	pages, err := resetpages.New(resetpages.Config{Users: users, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
 	if err != nil {
@@ -155,7 +159,7 @@ func (s *Server) view(tx store.Engine) (*Server, error) {
 }
 
 func (s *Server) nodeURL(r *http.Request) string {
-	if s.cfg.NodeURL != "" {
+	if s.cfg.NodeURL != "" || s.cfg.Nodes != nil {
 		return s.cfg.NodeURL
 	}
 	scheme := "http"

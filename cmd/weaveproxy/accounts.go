@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"weaveproxy/native/auth"
@@ -35,6 +38,7 @@ type accountFlags struct {
 	ldapStartTLS     bool
 	ldapCAFile       string
 
+	nodes             string
 	publicEndpoints   string
 	internalListen    string
 	internalTokenFile string
@@ -53,12 +57,58 @@ func addAccountFlags(fs *flag.FlagSet, f *accountFlags) {
 	fs.StringVar(&f.ldapNodeAttr, "ldap-node-attr", "", "attribute holding the storage node (mozilla preset: primaryNode)")
 	fs.BoolVar(&f.ldapStartTLS, "ldap-starttls", false, "upgrade ldap:// connections with StartTLS")
 	fs.StringVar(&f.ldapCAFile, "ldap-ca-file", "", "PEM CA bundle for ldaps:// and StartTLS (default: system roots)")
+	fs.StringVar(&f.nodes, "nodes", "", "storage nodes users are assigned to, NODE=CAPACITY,...; NODE is a host or the node's URL (default: none, --node-url answers)")
 	fs.StringVar(&f.publicEndpoints, "user-api-endpoints", "all",
 		"public User API endpoints served, comma-separated: "+strings.Join(userapi.PublicEndpoints, ","))
 	fs.StringVar(&f.internalListen, "internal-listen", "", "address of the internal User API for operators (e.g. 127.0.0.1:9091); empty: off")
 	fs.StringVar(&f.internalTokenFile, "internal-token-file", "", "file holding the bearer token the internal User API requires")
 	fs.StringVar(&f.internalEndpoints, "internal-endpoints", "all",
 		"internal User API endpoints served, comma-separated: "+strings.Join(userapi.InternalEndpoints, ","))
+}
+
+// buildNodes parses --nodes, writes the capacities to the database (every
+// instance with the same flags writes the same) and returns the assigner;
+// nil without --nodes.
+func buildNodes(ctx context.Context, v string, base *sqlstore.Engine) (*userapi.Nodes, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	caps, urls, err := parseNodes(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := base.SetNodeCapacities(ctx, caps); err != nil {
+		return nil, fmt.Errorf("--nodes: %w", err)
+	}
+	return &userapi.Nodes{Assigner: base, URLs: urls}, nil
+}
+
+// parseNodes reads NODE=CAPACITY,... A node given as a URL is stored as
+// its host (what users.location holds) and answered as that URL.
+func parseNodes(v string) (caps map[string]int, urls map[string]string, err error) {
+	caps, urls = map[string]int{}, map[string]string{}
+	for _, item := range strings.Split(v, ",") {
+		node, c, ok := strings.Cut(strings.TrimSpace(item), "=")
+		n, cerr := strconv.Atoi(c)
+		if !ok || cerr != nil || n < 0 || node == "" {
+			return nil, nil, fmt.Errorf("--nodes: want NODE=CAPACITY, got %q", item)
+		}
+		host := node
+		if strings.Contains(node, "://") {
+			u, perr := url.Parse(node)
+			if perr != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				return nil, nil, fmt.Errorf("--nodes: bad node URL %q", node)
+			}
+			host = u.Host
+			urls[strings.ToLower(host)] = strings.TrimRight(node, "/") + "/"
+		}
+		host = strings.ToLower(host)
+		if _, dup := caps[host]; dup {
+			return nil, nil, fmt.Errorf("--nodes: %s twice", host)
+		}
+		caps[host] = n
+	}
+	return caps, urls, nil
 }
 
 // endpointSet parses a comma-separated endpoint list; "all" is nil (every

@@ -187,6 +187,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
 		Resets: resets(f, users),
 	}
+	if cfg.Nodes, err = buildNodes(ctx, f.accounts.nodes, base); err != nil {
+		return nil, err
+	}
 	if cfg.UserEndpoints, err = endpointSet("user-api-endpoints", f.accounts.publicEndpoints, userapi.PublicEndpoints); err != nil {
 		return nil, err
 	}

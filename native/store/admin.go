@@ -9,6 +9,9 @@ import (
 // attribute for it). The APIs answer it as an unsupported function.
 var ErrUnsupported = errors.New("store: not supported by this accounts backend")
 
+// ErrNoRoom: node assignment found no storage node with room.
+var ErrNoRoom = errors.New("store: no storage node with room")
+
 // UserAdmin is the operators' side of an accounts backend, used by the
 // internal User API. The users table supports all of it; a directory
 // what its attributes allow (ErrUnsupported otherwise).

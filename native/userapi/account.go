@@ -172,30 +172,3 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, req request
 	h.emit(r, "AccountDeleted", "Account deleted", 9, u.Username)
 	text(w, "1")
 }
-
-// node answers the storage node of an existing user.
-func (h *Handler) node(w http.ResponseWriter, r *http.Request, req request) {
-	u, err := h.cfg.Users.UserByName(r.Context(), req.name)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, msgErr(http.StatusNotFound, "No location", err))
-		return
-	} else if err != nil {
-		h.fail(w, r, backend("node", err))
-		return
-	}
-	if u.Status != 1 {
-		h.fail(w, r, auth.ErrDisabled)
-		return
-	}
-	node := ""
-	if u.Location != "" {
-		node = "https://" + u.Location + "/"
-	} else if h.cfg.NodeURL != nil {
-		node = h.cfg.NodeURL(r)
-	}
-	if node == "" {
-		h.fail(w, r, msgErr(http.StatusNotFound, "No location", errors.New("no node configured")))
-		return
-	}
-	text(w, node)
-}

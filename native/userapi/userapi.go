@@ -57,8 +57,11 @@ type Config struct {
 	Captcha      captcha.Verifier // nil: captcha off (captcha_html answers 404)
 
 	// NodeURL is the storage node handed to users whose users.location is
-	// empty ("https://host/"); nil or "" answers 404 "No location" as PHP.
+	// empty and who get none from Nodes ("https://host/"); nil or ""
+	// answers 404 "No location" as PHP.
 	NodeURL func(r *http.Request) string
+	// Nodes assigns nodes to users without one; nil: none.
+	Nodes *Nodes
 
 	// Resets issues and checks reset codes; nil (or one without mailer):
 	// password_reset answers 503.

@@ -147,6 +147,14 @@ func (d *Directory) DeleteUser(ctx context.Context, userID int64) error {
 			return fmt.Errorf("ldapdir: delete %s: %w", dn, err)
 		}
 	}
+	// The node place of the account (node assignment) is freed too.
+	if r, ok := d.cfg.IDs.(interface {
+		ReleaseNode(context.Context, int64) error
+	}); ok {
+		if err := r.ReleaseNode(ctx, userID); err != nil {
+			return err
+		}
+	}
 	return d.cfg.IDs.ForgetUserID(ctx, userID)
 }
 

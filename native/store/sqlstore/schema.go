@@ -84,6 +84,13 @@ func mysqlSchema(t tables) []tableDDL {
 		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
   username INT NOT NULL PRIMARY KEY,
   last BIGINT NOT NULL` + opts}},
+		{t.nodes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodes) + ` (
+  node VARCHAR(255) NOT NULL PRIMARY KEY,
+  capacity INT NOT NULL,
+  assigned INT NOT NULL DEFAULT 0` + opts}},
+		{t.nodeUsers, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodeUsers) + ` (
+  userid INT NOT NULL PRIMARY KEY,
+  node VARCHAR(255) NOT NULL` + opts}},
 	}
 }
 
@@ -154,5 +161,12 @@ func sqliteSchema(t tables) []tableDDL {
 		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
   username INTEGER NOT NULL PRIMARY KEY,
   last INTEGER NOT NULL)`}},
+		{t.nodes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodes) + ` (
+  node TEXT NOT NULL PRIMARY KEY,
+  capacity INTEGER NOT NULL,
+  assigned INTEGER NOT NULL DEFAULT 0)`}},
+		{t.nodeUsers, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodeUsers) + ` (
+  userid INTEGER NOT NULL PRIMARY KEY,
+  node TEXT NOT NULL)`}},
 	}
 }

@@ -43,7 +43,11 @@ type Config struct {
 	// StampsTable holds each user's last write timestamp (see Sequenced).
 	// Default: WBOTable+"_stamps".
 	StampsTable string
-	Logger      *slog.Logger
+	// NodesTable holds the storage nodes and their capacities for node
+	// assignment (default "nodes"); NodesTable+"_users" which node each
+	// user got.
+	NodesTable string
+	Logger     *slog.Logger
 }
 
 // Engine is a store.Engine on an SQL database. Every method is safe for
@@ -136,8 +140,10 @@ func (c Config) tables() (tables, error) {
 		reset:       pick(c.ResetCodesTable, resetDef),
 		ids:         pick(c.IDMapTable, idsDef),
 		stamps:      pick(c.StampsTable, wbo+"_stamps"),
+		nodes:       pick(c.NodesTable, "nodes"),
 	}
-	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps} {
+	t.nodeUsers = t.nodes + "_users"
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps, t.nodes, t.nodeUsers} {
 		if !tableName.MatchString(n) {
 			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
 		}

@@ -100,6 +100,9 @@ func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
 			" WHERE username = ?", userID); err != nil {
 			return err
 		}
+		if err := e.releaseNode(ctx, tx, userID); err != nil {
+			return err
+		}
 		n, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.users)+" WHERE id = ?", userID)
 		if err == nil && n == 0 {
 			err = fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrNotFound)
