@@ -103,14 +103,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// PHP registers the users (as it always did) and the others find
 	// them in the shared database.
 	o.cfg.Register, o.cfg.Seed, o.cfg.Progress = true, true, stderr
+	meter := st.meter()
+	o.cfg.OnSlice = func(wl string, t bench.Target) func(int64) { return meter.slice(wl, t.Name) }
 	results, err := bench.Run(ctx, o.cfg, stdout)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintln(stdout, "\n== CPU per request: where each target's time goes (on a shared machine, steadier than requests/s)")
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%s:\n", r.Workload)
+		meter.write(stdout, r.Workload)
 	}
 	fmt.Fprintln(stdout, "\n== summary (all requests of each workload; ratios to the first target)")
 	if err := bench.WriteMarkdown(stdout, results); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "\n== load average at the end: %s\n", loadAvg())
 	st.report(stdout)
 	if o.keep {
 		fmt.Fprintf(stderr, "benchstack: servers still up (php %s, native %s, proxied %s, shadow %s, database %s); ^C ends them\n",
@@ -125,6 +133,7 @@ type stack struct {
 	db                      *testenv.MariaDBProc
 	php                     *testenv.LegacyPHP
 	procs                   []*testenv.Process
+	byName                  map[string]*testenv.Process // weaveproxy processes
 	native, proxied, shadow string
 	dir                     string
 }
@@ -189,6 +198,22 @@ func startStack(ctx context.Context, dir string, o options, log io.Writer) (*sta
 	return s, nil
 }
 
+// meter counts CPU by component: each target's servers, and MariaDB and
+// the bench client, which every target uses.
+func (s *stack) meter() *cpuMeter {
+	phpSide := []component{{"php-fpm", s.php.FPM.Pid(), true}, {"nginx", s.php.Nginx.Pid(), true}}
+	wp := func(name string) component { return component{"weaveproxy", s.byName[name].Pid(), true} }
+	return &cpuMeter{
+		common: []component{{"mariadb", s.db.Pid(), true}, {"bench client", os.Getpid(), false}},
+		own: map[string][]component{
+			"php":     phpSide,
+			"native":  {wp("native")},
+			"proxied": append([]component{wp("proxied")}, phpSide...),
+			"shadow":  append([]component{wp("shadow")}, phpSide...),
+		},
+	}
+}
+
 // serve starts one `weaveproxy serve` on the shared database, without
 // rate budgets (the bench users are few and busy).
 func (s *stack) serve(name string, o options, dsn, routes string) (string, error) {
@@ -216,6 +241,10 @@ func (s *stack) serve(name string, o options, dsn, routes string) (string, error
 		return "", err
 	}
 	s.procs = append(s.procs, p)
+	if s.byName == nil {
+		s.byName = map[string]*testenv.Process{}
+	}
+	s.byName[name] = p
 	return "http://" + addr, nil
 }
 
@@ -253,6 +282,21 @@ func writeMachine(w io.Writer, o options) {
 		memTotal(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "   PHP: php-fpm %d workers (static) behind nginx; MariaDB buffer pool %s; weaveproxy %s\n",
 		o.workers, o.bufferPool, version(o.bin))
+	fmt.Fprintf(w, "   load average at the start: %s\n", loadAvg())
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: the machine is
+// shared, and this says how busy it was besides the run itself.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {

@@ -148,6 +148,9 @@ func (m *MariaDBProc) Stop() {
 	os.RemoveAll(m.dir)
 }
 
+// Pid is mariadbd's process id.
+func (m *MariaDBProc) Pid() int { return m.proc.Pid() }
+
 // Exec runs one statement as root, e.g. CREATE DATABASE.
 func (m *MariaDBProc) Exec(ctx context.Context, query string) error {
 	if _, err := m.admin.ExecContext(ctx, query); err != nil {

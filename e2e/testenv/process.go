@@ -86,6 +86,17 @@ func (p *Process) Start(t T) {
 	}
 }
 
+// Pid is the process id of the current run (0 if it never started): what
+// a benchmark reads the process's CPU time by.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Running reports whether the current run has not ended.
 func (p *Process) Running() bool {
 	p.mu.Lock()

@@ -66,6 +66,10 @@ type Config struct {
 	Timeout time.Duration
 	// Seed for the random choices; 0 picks one from the clock.
 	RandSeed uint64
+	// OnSlice, if set, is called as each measured slice starts; the
+	// function it returns is called as the slice ends, with the requests
+	// it answered. A caller measures what the servers spent meanwhile.
+	OnSlice func(workload string, t Target) (end func(requests int64))
 }
 
 func (c *Config) defaults() error {
@@ -219,6 +223,10 @@ func (r *runner) slice(ctx context.Context, wl *workload, t Target, st *TargetSt
 			st.record(kind, status, lat, err)
 		}
 	}
+	var end func(int64)
+	if st != nil && r.cfg.OnSlice != nil {
+		end = r.cfg.OnSlice(wl.name, t)
+	}
 	begin := time.Now()
 	if dur > 0 {
 		timer := time.AfterFunc(dur, halt)
@@ -248,6 +256,9 @@ func (r *runner) slice(ctx context.Context, wl *workload, t Target, st *TargetSt
 	<-progressDone
 	if st != nil {
 		st.Elapsed += time.Since(begin)
+	}
+	if end != nil {
+		end(done.Load())
 	}
 }
 

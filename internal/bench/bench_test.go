@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,9 +109,14 @@ func TestRunFixedWorkloadsSideBySide(t *testing.T) {
 func TestRunStopsAtDuration(t *testing.T) {
 	a := nativeServer(t, nil)
 	start := time.Now()
+	var slices, answered atomic.Int64
 	res, err := Run(context.Background(), Config{
 		Targets: []Target{{URL: a.URL}}, Workloads: []string{"info"},
 		Duration: 300 * time.Millisecond, Rounds: 2, Register: true, Seed: true, SeedItems: 10,
+		OnSlice: func(wl string, t Target) func(int64) {
+			slices.Add(1)
+			return func(n int64) { answered.Add(n) }
+		},
 	}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +127,10 @@ func TestRunStopsAtDuration(t *testing.T) {
 	ts := res[0].Targets[0]
 	if ts.Target.Name != "t1" || ts.Kind("all").Count() == 0 {
 		t.Fatalf("target %q, %d requests", ts.Target.Name, ts.Kind("all").Count())
+	}
+	// The hook saw both measured slices (not the warm-up) and every request.
+	if slices.Load() != 2 || answered.Load() != int64(ts.Kind("all").Count()) {
+		t.Errorf("OnSlice: %d slices, %d requests; want 2, %d", slices.Load(), answered.Load(), ts.Kind("all").Count())
 	}
 }
 
