@@ -19,10 +19,6 @@ func (t tabSet) byID() map[string]wbo {
 	return m
 }
 
-func live(w store.WBO, now store.Timestamp) bool {
-	return w.TTL == nil || *w.TTL > now.Seconds()
-}
-
 // max is the highest modified over every row, ttl ignored, as the
 // database's MAX(modified): found is false when no row has one.
 func (t tabSet) max() (store.Timestamp, bool) {
@@ -39,7 +35,7 @@ func (t tabSet) max() (store.Timestamp, bool) {
 func (t tabSet) count(now store.Timestamp) int64 {
 	var n int64
 	for _, w := range t {
-		if live(w, now) {
+		if store.Live(w, now) {
 			n++
 		}
 	}
@@ -49,7 +45,7 @@ func (t tabSet) count(now store.Timestamp) int64 {
 func (t tabSet) bytes(now store.Timestamp) int64 {
 	var n int64
 	for _, w := range t {
-		if live(w, now) {
+		if store.Live(w, now) {
 			n += w.PayloadSize
 		}
 	}
@@ -59,80 +55,23 @@ func (t tabSet) bytes(now store.Timestamp) int64 {
 func (t tabSet) find(id string, now store.Timestamp) (store.WBO, bool) {
 	for _, w := range t {
 		if w.ID == id {
-			return w, live(w, now)
+			return w, store.Live(w, now)
 		}
 	}
 	return store.WBO{}, false
 }
 
-// query applies every filter of q with the SQL engines' semantics: strict
-// comparisons, NULL never matching a comparison, NULLs first in ascending
-// and last in descending order, ties in id order; limit and offset last.
-// ignoreTTL is for deletes.
+// query answers q from memory with the SQL engines' semantics
+// (store.Matches, store.SortItems, store.Window). ignoreTTL is for deletes.
 func (t tabSet) query(q store.Query, ignoreTTL bool) []store.WBO {
-	var ids map[string]bool
-	if q.HasIDs || q.IDs != nil {
-		ids = make(map[string]bool, len(q.IDs))
-		for _, id := range q.IDs {
-			ids[id] = true
-		}
-	}
 	out := []store.WBO{}
 	for _, w := range t {
-		if (ignoreTTL || live(w, q.Now)) && (ids == nil || ids[w.ID]) && matches(w, q) {
+		if (ignoreTTL || store.Live(w, q.Now)) && store.Matches(w, q) {
 			out = append(out, w)
 		}
 	}
-	switch q.Sort {
-	case store.SortOldest:
-		slices.SortStableFunc(out, func(a, b store.WBO) int { return cmpNull(a.Modified, b.Modified) })
-	case store.SortNewest:
-		slices.SortStableFunc(out, func(a, b store.WBO) int { return -cmpNull(a.Modified, b.Modified) })
-	case store.SortIndex:
-		slices.SortStableFunc(out, func(a, b store.WBO) int { return -cmpNull(a.SortIndex, b.SortIndex) })
-	}
-	if q.Limit > 0 {
-		if q.Offset > 0 {
-			out = out[min(q.Offset, len(out)):]
-		}
-		out = out[:min(q.Limit, len(out))]
-	}
-	return out
-}
-
-func matches(w store.WBO, q store.Query) bool {
-	if q.ParentID != nil && (w.ParentID == nil || *w.ParentID != *q.ParentID) {
-		return false
-	}
-	if q.PredecessorID != nil && (w.PredecessorID == nil || *w.PredecessorID != *q.PredecessorID) {
-		return false
-	}
-	if q.Older != nil && (w.Modified == nil || *w.Modified >= *q.Older) {
-		return false
-	}
-	if q.Newer != nil && (w.Modified == nil || *w.Modified <= *q.Newer) {
-		return false
-	}
-	if q.IndexAbove != nil && (w.SortIndex == nil || float64(*w.SortIndex) <= *q.IndexAbove) {
-		return false
-	}
-	if q.IndexBelow != nil && (w.SortIndex == nil || float64(*w.SortIndex) >= *q.IndexBelow) {
-		return false
-	}
-	return true
-}
-
-// cmpNull orders like SQL: NULL below every value.
-func cmpNull[T cmp.Ordered](a, b *T) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return -1
-	case b == nil:
-		return 1
-	}
-	return cmp.Compare(*a, *b)
+	store.SortItems(out, q.Sort)
+	return store.Window(out, q.Limit, q.Offset)
 }
 
 // sorted returns the rows in id order.

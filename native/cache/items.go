@@ -69,7 +69,7 @@ func (e *Engine) GetItem(ctx context.Context, userID int64, collection, id strin
 			if w == nil {
 				return found(store.WBO{}, false)
 			}
-			return found(*w, live(*w, now))
+			return found(*w, store.Live(*w, now))
 		}
 	}
 	return e.inner.GetItem(ctx, userID, collection, id, now)

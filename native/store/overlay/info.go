@@ -137,10 +137,10 @@ func (o *Engine) perCollection(ctx context.Context, userID int64, now store.Time
 func (o *Engine) delta(c *coll, hidden bool, now store.Timestamp, of func(store.WBO) int64) int64 {
 	var d int64
 	for _, r := range c.rows {
-		if !hidden && r.base != nil && live(*r.base, now) {
+		if !hidden && r.base != nil && store.Live(*r.base, now) {
 			d -= of(*r.base)
 		}
-		if r.cur != nil && live(*r.cur, now) {
+		if r.cur != nil && store.Live(*r.cur, now) {
 			d += of(*r.cur)
 		}
 	}

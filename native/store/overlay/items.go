@@ -1,7 +1,6 @@
 package overlay
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -109,7 +108,7 @@ func (o *Engine) getItems(ctx context.Context, userID int64, collection string, 
 		}
 	}
 	for _, id := range sortedKeys(touched) {
-		if w := touched[id].cur; w != nil && matches(q, *w) && live(*w, q.Now) {
+		if w := touched[id].cur; w != nil && store.Matches(*w, q) && store.Live(*w, q.Now) {
 			out = append(out, clone(*w))
 		}
 	}
@@ -302,28 +301,6 @@ func (o *Engine) DeleteStorage(_ context.Context, userID int64) error {
 	defer o.mu.Unlock()
 	o.data[userID] = &userData{wiped: true}
 	return nil
-}
-
-// matches applies q's filters other than ttl, as the SQL does: a NULL
-// column fails every comparison.
-func matches(q store.Query, w store.WBO) bool {
-	if idsGiven(q) && !slices.Contains(q.IDs, w.ID) {
-		return false
-	}
-	eq := func(want, got *string) bool { return want == nil || (got != nil && *got == *want) }
-	ts := func(bound *store.Timestamp, c int) bool {
-		return bound == nil || (w.Modified != nil && cmp.Compare(*w.Modified, *bound) == c)
-	}
-	idx := func(bound *float64, c int) bool {
-		return bound == nil || (w.SortIndex != nil && cmp.Compare(float64(*w.SortIndex), *bound) == c)
-	}
-	return eq(q.ParentID, w.ParentID) && eq(q.PredecessorID, w.PredecessorID) &&
-		ts(q.Older, -1) && ts(q.Newer, 1) && idx(q.IndexAbove, 1) && idx(q.IndexBelow, -1)
-}
-
-// live: the item's ttl has not passed at now.
-func live(w store.WBO, now store.Timestamp) bool {
-	return w.TTL == nil || *w.TTL > now.Seconds()
 }
 
 // clone copies w so that callers never share the overlay's memory.
