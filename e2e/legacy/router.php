@@ -29,10 +29,11 @@
  *   - /misc/1.0/captcha_html answers 404 with an empty body (REC #19).
  * Other deliberate choices: the Authorization header is read as the PHP code
  * did under php -S (PHP_AUTH_USER/PW, split at the first ':', else its own
- * CGI fallback that splits at every ':'); DELETE /user/1.0/<u> removes the
- * user's wbo and collections rows by numeric id (the PHP code's query used the
- * name and deleted nothing); DELETE /user/1.0/<u>/<anything> is 400 1 (the PHP
- * code deleted the account); only /1.0/ storage paths exist (others 404);
+ * CGI fallback that splits at every ':'); DELETE /user/1.0/<u> leaves the
+ * user's wbo and collections rows, as the PHP code did (its query used the
+ * name where the column holds the id), and DELETE /user/1.0/<u>/<anything>
+ * deletes the account too, as the PHP code did; only /1.0/ storage paths
+ * exist (others 404);
  * field values that are not scalars make an id invalid; lists without sort
  * carry an explicit ORDER BY giving the order the recorded server's MariaDB
  * plans produced (ids alone: sortindex, id; else id; sort ties: id), so that
@@ -174,14 +175,14 @@ function num($v)
 	return is_numeric($v) ? $v + 0 : (float)$v;
 }
 
-// Segments of the raw path, decoded except for %2F: the recorded server
-// stored the id a%2Fb literally (REC #124).
+// Segments of the raw path, never percent-decoded: the original server's
+// router hands PHP the raw PATH_INFO (php -S and php-fpm alike), so it
+// stored the id a%2Fb literally (REC #124) and GET …/x%20y looks for the
+// id "x%20y". Apache decoded PATH_INFO; the servers the tests run do not.
 function path_segments($prefix)
 {
 	$path = substr(strtok($_SERVER['REQUEST_URI'], '?'), strlen($prefix));
-	return array_map(function ($s) {
-		return rawurldecode(str_ireplace('%2F', '%252F', $s));
-	}, explode('/', $path));
+	return explode('/', $path);
 }
 
 $GLOBALS['storage_api'] = false;

@@ -22,8 +22,8 @@ function user_main($seg)
 				user_post($url_user, $action);
 				break;
 			case 'DELETE':
-				if ($action != 'none')
-					report_problem(1, 400);
+				// Whatever follows the name, as the legacy server did: a
+				// DELETE of /user/1.0/<u>/<anything> deletes the account.
 				user_delete($url_user);
 				break;
 		}

@@ -110,6 +110,9 @@ func TestRouting(t *testing.T) {
 		e.want(e.do("GET", "/user/1.0/alice/frobnicate", ""), 400, "1") // REC user.unknown-action
 		e.want(e.do("POST", "/user/1.0/alice", ""), 400, "1")
 		e.want(e.do("PUT", "/user/1.0/alice/email", "x"), 400, "1")
+		// PHP deleted the account here; a wrong path must not.
+		e.want(e.do("DELETE", "/user/1.0/alice/frob", "", "auth", "alice:correct horse 1"), 400, "1")
+		e.want(e.do("GET", "/user/1.0/alice", ""), 200, "1")
 		e.want(e.do("GET", "/user/1.0/alice/email/extra", ""), 404, `"Not found"`)
 		e.want(e.do("GET", "/user/1.0/", ""), 400, "3")
 		e.want(e.do("GET", "/user/2.0/alice", ""), 404, `"Not found"`)
