@@ -60,9 +60,15 @@ func TestOneOwner(t *testing.T) {
 // parsing matches code that takes a Weave path apart by hand: splitting
 // or cutting a request path, or testing it against an API prefix.
 var parsing = []*regexp.Regexp{
-	regexp.MustCompile(`strings\.(Split|SplitN|Cut|TrimPrefix|TrimSuffix|HasPrefix|HasSuffix|Index|Fields)\([^)]*URL\.(Path|RawPath|EscapedPath)`),
-	regexp.MustCompile(`strings\.(Split|SplitN|Cut|TrimPrefix|HasPrefix)\([^)]*"/(1\.0|1\.1|1|user|misc)/"`),
+	regexp.MustCompile(`strings\.(Split|SplitN|Cut|CutPrefix|CutSuffix|Trim|TrimLeft|TrimRight|TrimPrefix|TrimSuffix|HasPrefix|HasSuffix|Index|LastIndex|Fields)\([^)]*URL\.(Path|RawPath|EscapedPath)`),
+	regexp.MustCompile(`strings\.(Split|SplitN|Cut|CutPrefix|TrimPrefix|HasPrefix)\([^)]*"/(1\.0|1\.1|1|user|misc)/"`),
 	regexp.MustCompile(`\{version:1`), // a mux template of its own
+}
+
+// notWeave are files that take apart paths of URL spaces of their own,
+// which are no Weave paths, with the reason.
+var notWeave = map[string]string{
+	"native/userapi/internal.go": "/internal/1.0/users: the operators' user API on a listener of its own",
 }
 
 // TestNoOtherParser: no code outside this package parses Weave paths.
@@ -80,6 +86,9 @@ func TestNoOtherParser(t *testing.T) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
+		if notWeave[filepath.ToSlash(rel)] != "" {
+			return nil
+		}
 		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") ||
 			strings.HasPrefix(rel, filepath.Join("internal", "weaveurl")+string(filepath.Separator)) {
 			return nil
