@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -191,7 +192,7 @@ func TestAdminLiveReport(t *testing.T) {
 		t.Fatalf("live HTML: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	code, q := a.do("GET", "/shadow/queue", nil)
-	if code != 200 || q["pairs"] != 0.0 || q["workers"] != 2.0 {
+	if code != 200 || q["pairs"] != 0.0 || q["workers"] != float64(max(1, runtime.GOMAXPROCS(0)/2)) {
 		t.Fatalf("queue: %d %v", code, q)
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -69,7 +70,9 @@ type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
 
-	// Workers compare pairs concurrently (default 2).
+	// Workers compare pairs concurrently (default: half the CPUs Go
+	// uses, at least 1). Comparing is off-path work, CPU-heavy for large
+	// answers: it must leave room for the requests clients wait on.
 	Workers int
 	// QueueSize and QueueBytes bound the pairs waiting for a worker
 	// (defaults 1024 pairs, 64 MiB).
@@ -106,7 +109,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024

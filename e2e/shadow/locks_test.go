@@ -79,18 +79,10 @@ func TestShadowWritesTakeNoLock(t *testing.T) {
 // testenv.RequireLegacyPHP first.
 func newOriginalBackend(t testing.TB) (*backend, *sqlstore.Engine) {
 	t.Helper()
-	ctx := context.Background()
 	srv := testenv.MariaDBServer(t)
 	dbName := srv.CreateDatabase(t)
 	dsn := srv.DSN(dbName)
-	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	eng := openEngine(t, dsn)
 	nat, err := native.New(native.Config{Engine: eng})
 	if err != nil {
 		t.Fatal(err)

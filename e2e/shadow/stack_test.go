@@ -49,16 +49,8 @@ type backend struct {
 
 func newBackend(t testing.TB, plants ...string) *backend {
 	t.Helper()
-	ctx := context.Background()
 	dsn := testenv.MariaDB(t)
-	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	eng := openEngine(t, dsn)
 	nat, err := native.New(native.Config{Engine: eng, Registration: userapi.Open, QuotaKB: quotaKB})
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +62,22 @@ func newBackend(t testing.TB, plants ...string) *backend {
 	php := legacy.Start(t, dbc, legacy.Options{Plant: plants,
 		Env: map[string]string{"WEAVE_QUOTA": fmt.Sprint(quotaKB)}})
 	return &backend{dsn: dsn, db: eng.DB(), php: php, native: nat, eng: eng}
+}
+
+// openEngine opens the native engine on a MariaDB database (DSN without
+// the mysql: prefix) and creates its tables.
+func openEngine(t testing.TB, dsn string) *sqlstore.Engine {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return eng
 }
 
 // stack is the proxy in shadow mode in front of a backend.

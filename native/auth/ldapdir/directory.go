@@ -50,7 +50,7 @@ func New(cfg Config) (*Directory, error) {
 	return &Directory{cfg: cfg}, nil
 }
 
-// DryRunUsers is the directory over a rolled-back transaction tx: storage
+// DryRunUsers is the directory over a dry-run view tx: storage
 // and reset codes go to tx, and directory writes are skipped (LDAP has no
 // transaction to roll back), so a shadow dry run changes nothing.
 func (d *Directory) DryRunUsers(tx store.Engine) store.Users {
