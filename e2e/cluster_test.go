@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,6 +102,10 @@ func (c *cluster) switchInfo(t *testing.T, mode string) []string {
 		}
 		mustJSON(t, raw, &h)
 		hashes[i] = h.Hash
+		// The same hash on /metrics, where the disagreement alert sees it.
+		if series := fmt.Sprintf("weaveproxy_routes_table{hash=%q} 1\n", h.Hash); !strings.Contains(scrape(t, s.Admin), series) {
+			t.Errorf("instance %d /metrics lacks %s", i, series)
+		}
 	}
 	return hashes
 }

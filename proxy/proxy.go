@@ -161,6 +161,8 @@ func (p *Proxy) swap(t *routes.Table) {
 	if old != nil && old.legacy != st.legacy {
 		old.legacy.Close() // idle connections only; requests in flight finish
 	}
+	p.metrics.Table.Reset()
+	p.metrics.Table.WithLabelValues(t.Hash()).Set(1)
 	p.metrics.RouteMode.Reset()
 	for _, rt := range t.Routes {
 		p.metrics.RouteMode.WithLabelValues(metrics.Route(rt.Match), string(rt.Mode)).Set(1)

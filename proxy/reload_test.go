@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gopkg.in/yaml.v3"
 
 	"weaveproxy/proxy/routes"
@@ -125,6 +126,9 @@ func TestInvalidReloadKeepsTheTable(t *testing.T) {
 	if st.Hash != before.Hash() || st.Hash == "" {
 		t.Errorf("status hash %q after a refused reload, want the table in force's %q", st.Hash, before.Hash())
 	}
+	if n := testutil.CollectAndCount(f.p.metrics.Table); n != 1 || testutil.ToFloat64(f.p.metrics.Table.WithLabelValues(before.Hash())) != 1 {
+		t.Errorf("weaveproxy_routes_table has %d series, want the one of %s", n, before.Hash())
+	}
 	os.Remove(f.file)
 	if err := f.p.Reload(t.Context()); err == nil || f.p.Table() != before {
 		t.Errorf("a missing file: %v", err)
@@ -133,6 +137,9 @@ func TestInvalidReloadKeepsTheTable(t *testing.T) {
 	must(t, f.p.Reload(t.Context()))
 	if st := f.p.Status(); st.LastReload.Error != "" || st.Routes[0].Mode != routes.Legacy || st.Hash == before.Hash() {
 		t.Errorf("after a good reload: %+v", st)
+	}
+	if n := testutil.CollectAndCount(f.p.metrics.Table); n != 1 || testutil.ToFloat64(f.p.metrics.Table.WithLabelValues(f.p.Table().Hash())) != 1 {
+		t.Errorf("weaveproxy_routes_table after a reload: %d series", n)
 	}
 }
 

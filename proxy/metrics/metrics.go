@@ -47,6 +47,9 @@ type Metrics struct {
 	RouteMode *prometheus.GaugeVec
 	// BreakerTransitions counts breaker state changes by target state.
 	BreakerTransitions *prometheus.CounterVec
+	// Table is 1 for the hash of the routes table in force
+	// (routes.Table.Hash): several proxies agree when they show one hash.
+	Table *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them on reg (nil: not
@@ -83,6 +86,10 @@ func New(reg prometheus.Registerer, breakerState func() string) (*Metrics, error
 			Name: "weaveproxy_breaker_transitions_total",
 			Help: "Legacy circuit breaker state changes by new state.",
 		}, []string{"upstream", "to"}),
+		Table: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "weaveproxy_routes_table",
+			Help: "1 for the hash of the routes table in force; proxies serving the same table show the same hash.",
+		}, []string{"hash"}),
 	}
 	for _, res := range []string{"success", "failure"} {
 		m.Reloads.WithLabelValues(res)
@@ -96,7 +103,7 @@ func New(reg prometheus.Registerer, breakerState func() string) (*Metrics, error
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.Requests, m.Duration, m.Fallbacks, m.Invalidations,
-		m.Reloads, m.RouteMode, m.BreakerTransitions, state} {
+		m.Reloads, m.RouteMode, m.BreakerTransitions, m.Table, state} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
