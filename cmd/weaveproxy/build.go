@@ -129,6 +129,14 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	a.closers = append(a.closers, base)
 	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry(), log: log}
+	loc := &userLocator{base: base}
+	if np.engine, err = buildShards(ctx, &f.shards, base, loc, log); err != nil {
+		return nil, err
+	}
+	if np.engine != store.Engine(base) {
+		// The router closes base and every shard engine.
+		a.closers[len(a.closers)-1] = np.engine
+	}
 	// Go runtime and process figures (goroutines, open fds, memory) on
 	// /metrics in both modes.
 	np.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -158,7 +166,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		np.counters = counter.NewFallback(counter.NewMemcache(mc), counter.FallbackConfig{
 			Logger: log, OnError: func(op string, err error) { onError("counter_"+op, err) },
 		})
-		np.cache = cache.New(base, mc, cache.Config{
+		np.cache = cache.New(np.engine, mc, cache.Config{
 			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log, OnError: onError,
 		})
 		np.engine = np.cache
@@ -170,6 +178,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	if err != nil {
 		return nil, err
 	}
+	loc.users = users
 	basic := auth.NewBasic(users, auth.BasicOptions{Events: events})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,

@@ -53,6 +53,7 @@ type serveFlags struct {
 	timeouts     timeouts
 	adminToken   string // --admin-token-file
 	accounts     accountFlags
+	shards       shardFlags
 }
 
 // timeouts bound how long one connection may hold the server: a client
@@ -156,6 +157,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.DurationVar(&f.timeouts.write, "write-timeout", 3*time.Minute, "deadline for answering one request, from the end of its headers")
 	fs.DurationVar(&f.timeouts.idle, "idle-timeout", time.Minute, "how long an idle keep-alive connection stays open")
 	addAccountFlags(fs, &f.accounts)
+	addShardFlags(fs, &f.shards)
 	return f, fs
 }
 

@@ -204,21 +204,40 @@ func nodeHost(v string) string {
 
 // dnOf finds the entry of a user by storage id.
 func (d *Directory) dnOf(ctx context.Context, conn *ldap.Conn, id int64) (string, error) {
+	e, err := d.entryOf(ctx, conn, id)
+	if err != nil {
+		return "", err
+	}
+	return e.DN, nil
+}
+
+func (d *Directory) entryOf(ctx context.Context, conn *ldap.Conn, id int64) (*ldap.Entry, error) {
 	filter := ""
 	if d.cfg.IDAttr != "" {
 		filter = "(" + d.cfg.IDAttr + "=" + strconv.FormatInt(id, 10) + ")"
 	} else {
 		name, err := d.cfg.IDs.MappedName(ctx, id)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		filter = d.nameFilter(name)
 	}
-	e, err := d.find(conn, filter, fmt.Sprintf("user %d", id))
+	return d.find(conn, filter, fmt.Sprintf("user %d", id))
+}
+
+// UserByID is the account with storage id id (for picking its node's
+// storage engine); store.ErrNotFound when there is none.
+func (d *Directory) UserByID(ctx context.Context, id int64) (store.User, error) {
+	conn, err := d.dial(ctx)
 	if err != nil {
-		return "", err
+		return store.User{}, err
 	}
-	return e.DN, nil
+	defer conn.Close()
+	e, err := d.entryOf(ctx, conn, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	return d.toUser(ctx, strings.ToLower(e.GetAttributeValue(d.cfg.NameAttr)), e)
 }
 
 // VerifyPassword implements auth.PasswordBackend by binding as the user on

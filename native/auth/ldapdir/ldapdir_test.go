@@ -339,3 +339,27 @@ func TestAdmin(t *testing.T) {
 		t.Fatalf("SetStatus without an enabled attribute: %v", err)
 	}
 }
+
+func TestUserByID(t *testing.T) {
+	for _, preset := range []Preset{InetOrgPerson, Mozilla} {
+		t.Run(string(preset), func(t *testing.T) {
+			f := newFixture(t, preset)
+			ctx := context.Background()
+			stored, _ := f.dir.StoredPassword("hank password")
+			id, err := f.dir.CreateUser(ctx, store.User{Username: "hank", MD5: stored, Location: "n1.example.org"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := f.dir.UserByID(ctx, id)
+			if err != nil || u.Username != "hank" || u.ID != id {
+				t.Fatalf("UserByID(%d): %+v, %v", id, u, err)
+			}
+			if preset == Mozilla && u.Location != "n1.example.org" {
+				t.Fatalf("location %q", u.Location)
+			}
+			if _, err := f.dir.UserByID(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("unknown id: %v", err)
+			}
+		})
+	}
+}

@@ -66,6 +66,9 @@ type Engine struct {
 	// runs in its transaction, which commits when the view's work is
 	// done, so a failed write fails all of it and needs no savepoint.
 	tx *sql.Tx
+	// borrowed is set on an engine made by WithTables: the pools are
+	// another engine's, which closes them.
+	borrowed bool
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -151,6 +154,21 @@ func (c Config) tables() (tables, error) {
 	return t, nil
 }
 
+// WithTables is a second engine on e's database and connection pools
+// with the table names of cfg (the Python server's table sharding: one
+// engine per wbo0 … wboN-1). Its Close leaves the pools to e.
+func (e *Engine) WithTables(cfg Config) (*Engine, error) {
+	t, err := cfg.tables()
+	if err != nil {
+		return nil, err
+	}
+	if e.snap != nil || e.tx != nil {
+		return nil, fmt.Errorf("sqlstore: WithTables on a view")
+	}
+	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, log: e.log.With("wbo", t.wbo), borrowed: true}
+	return c, nil
+}
+
 // DB is the underlying database (on SQLite, the writer), for tests and
 // admin tools.
 func (e *Engine) DB() *sql.DB { return e.db }
@@ -170,7 +188,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 // Close closes the database. On a snapshot view it does nothing: the
 // view ends with its release.
 func (e *Engine) Close() error {
-	if e.snap != nil || e.tx != nil {
+	if e.snap != nil || e.tx != nil || e.borrowed {
 		return nil
 	}
 	err := e.db.Close()
