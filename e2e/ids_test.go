@@ -19,10 +19,7 @@ func TestIDsWithSlashThroughTheProxy(t *testing.T) {
 		c.do("POST", coll, `[{"id":"ab/cd+e=","payload":"one","sortindex":2},{"id":"x/y","payload":"two","sortindex":1}]`, true).
 			want(t, "legacy batch", 200, `{"success":["ab\/cd+e=","x\/y"],"failed":[]}`)
 
-		s.writeRoutes(t, "default: native\n")
-		waitFor(t, "native storage", func() bool {
-			return s.modeOf(t, "GET /{version}/{user}/storage/{collection}") == "native"
-		})
+		s.setDefault(t, "native")
 		c.do("GET", coll+"?sort=index", "", true).want(t, "native list", 200, `["ab\/cd+e=","x\/y"]`)
 		c.do("GET", "/1.1/"+c.user+"/storage/b64?sort=index", "", true).want(t, "native list 1.1", 200, `["ab/cd+e=","x/y"]`)
 		got := c.do("GET", coll+"/ab%2Fcd%2Be%3D", "", true).want(t, "native item by URL", 200, "")
@@ -44,10 +41,7 @@ func TestIDsWithSlashThroughTheProxy(t *testing.T) {
 		c.do("GET", coll, "", true).want(t, "what is left", 200, `["q\/r"]`)
 
 		// Back on PHP, the natively written item is there too.
-		s.writeRoutes(t, "default: legacy\n")
-		waitFor(t, "legacy storage", func() bool {
-			return s.modeOf(t, "GET /{version}/{user}/storage/{collection}") == "legacy"
-		})
+		s.setDefault(t, "legacy")
 		got = c.do("GET", coll+"?full=1", "", true).want(t, "PHP reads native's write", 200, "")
 		if !strings.Contains(got.Body, `"id":"q\/r"`) {
 			t.Errorf("PHP list after native writes = %s", got.Body)

@@ -75,6 +75,16 @@ func (s *stack) writeRoutes(t testing.TB, routes string) {
 	}
 }
 
+// setDefault routes every route to mode and waits until the proxy has
+// reloaded the table.
+func (s *stack) setDefault(t testing.TB, mode string) {
+	t.Helper()
+	s.writeRoutes(t, "default: "+mode+"\n")
+	waitFor(t, "default mode "+mode, func() bool {
+		return s.modeOf(t, "GET /{version}/{user}/storage/{collection}") == mode
+	})
+}
+
 // dbInit runs `weaveproxy db init`, the command Ops run once against the
 // legacy database.
 func dbInit(t testing.TB, dsn string) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"database/sql"
-	"fmt"
 	"testing"
 
 	"weaveproxy/e2e/legacy"
@@ -32,18 +31,15 @@ func TestOutputFormatsAgreeWithLegacy(t *testing.T) {
 		}
 		direct := *c
 		direct.base = s.PHP.URL
-		s.writeRoutes(t, "default: native\n")
-		waitFor(t, "native storage", func() bool {
-			return s.modeOf(t, "GET /{version}/{user}/storage/{collection}") == "native"
-		})
+		s.setDefault(t, "native")
 		for _, accept := range []string{"application/json", "application/newlines", "application/whoisi"} {
 			for _, q := range []string{"?sort=index", "?sort=index&full=1"} {
 				want := direct.do("GET", coll+q, "", true, "Accept", accept)
 				got := c.do("GET", coll+q, "", true, "Accept", accept)
 				if got.Status != want.Status || got.Body != want.Body {
-					t.Errorf("%s %s: native %d %q\n\t\t\t\t\t\t\t\t\t\t\tPHP    %d %q", accept, q, got.Status, got.Body, want.Status, want.Body)
+					t.Errorf("%s %s: native %d %q\n\tPHP    %d %q", accept, q, got.Status, got.Body, want.Status, want.Body)
 				}
-				if fmt.Sprint(got.Header.Get("Content-Type")) != want.Header.Get("Content-Type") {
+				if got.Header.Get("Content-Type") != want.Header.Get("Content-Type") {
 					t.Errorf("%s %s: Content-Type native %q, PHP %q", accept, q, got.Header.Get("Content-Type"), want.Header.Get("Content-Type"))
 				}
 			}

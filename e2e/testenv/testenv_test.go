@@ -222,6 +222,29 @@ func legacyDatabase(t *testing.T, src string) (LegacyDB, *sql.DB) {
 	return LegacyDB{Port: srv.Port, Name: name}, db
 }
 
+// legacyDo sends one request to a legacy PHP server, as user (password
+// s3cret-pass) when auth, and returns status and body.
+func legacyDo(t *testing.T, base, user, method, path, body string, auth bool) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth {
+		req.SetBasicAuth(user, "s3cret-pass")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 // The original PHP server under php -S answers from this test's database,
 // keeps its collection timestamps in the memcached it is given, and comes
 // back on the same address after an outage.
@@ -235,21 +258,7 @@ func TestLegacyPHPCLI(t *testing.T) {
 
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, l.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth("cliuser", "s3cret-pass")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(b)
+		return legacyDo(t, l.URL, "cliuser", method, path, body, true)
 	}
 	if code, body := do("PUT", "/user/1.0/cliuser", `{"password":"s3cret-pass","email":"c@example.com"}`); code != 200 {
 		t.Fatalf("register: %d %q\n%s", code, body, l.ErrorLog())
@@ -288,23 +297,7 @@ func TestLegacyPHPUnderFPM(t *testing.T) {
 
 	do := func(method, path, body string, auth bool) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, l.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth {
-			req.SetBasicAuth("fpmuser", "s3cret-pass")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(b)
+		return legacyDo(t, l.URL, "fpmuser", method, path, body, auth)
 	}
 	if code, body := do("PUT", "/user/1.0/fpmuser", `{"password":"s3cret-pass","email":"f@example.com"}`, false); code != 200 {
 		t.Fatalf("register: %d %q\n%s", code, body, l.ErrorLog())
