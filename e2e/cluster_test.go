@@ -114,14 +114,8 @@ func TestThreeInstancesOneDatabase(t *testing.T) {
 	c := startCluster(t, 3, "--lockout-max-failures", "3", "--rate-reads", "100")
 
 	t.Run("timestamps strictly increase across instances", func(t *testing.T) {
-		// Known to fail: the per-user write lock is in-process, so two
-		// instances can give two writes of one user the same timestamp.
-		// The DB-side lock (issue of helper perf) fixes it; then this
-		// skip goes.
-		if os.Getenv("WEAVEPROXY_TEST_CLUSTER_TIMESTAMPS") == "" {
-			t.Skip("per-user timestamps race across instances until the per-user lock is in the database; " +
-				"WEAVEPROXY_TEST_CLUSTER_TIMESTAMPS=1 runs it")
-		}
+		// Before writes were ordered in the database (not per process),
+		// two instances gave concurrent writes of one user one timestamp.
 		u := newUser(t, c.URL, c.URL, "clusterts")
 		const writers, each = 3, 15
 		var mu sync.Mutex
