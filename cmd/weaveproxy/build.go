@@ -55,6 +55,7 @@ type nativeParts struct {
 	engine   store.Engine // the cache-wrapped engine when memcache is on
 	base     *sqlstore.Engine
 	cache    *cache.Engine // nil without memcache
+	users    store.Users   // the accounts backend (np.engine, or LDAP)
 	lockout  *lockout.Authenticator
 	counters counter.Store
 	events   cef.Sink
@@ -179,6 +180,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	loc.users = users
+	np.users = users
 	basic := auth.NewBasic(users, auth.BasicOptions{Events: events})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,

@@ -28,7 +28,7 @@ func buildProxy(ctx context.Context, f *serveFlags, log *slog.Logger, a *app, np
 	if np.cache != nil {
 		// PHP writes behind the native cache's back: after each write
 		// forwarded to it, the proxy drops what the cache holds for that user.
-		cfg.Invalidator = cache.Invalidator{E: np.cache}
+		cfg.Invalidator = cache.Invalidator{E: np.cache, Users: np.users}
 	}
 	shadow, shadowAdmin, err := buildShadow(ctx, f, log, np)
 	if err != nil {

@@ -284,6 +284,24 @@ func TestLegacyWriteThenInvalidate(t *testing.T) {
 			if err := f.cache.InvalidateUsername(ctx, "nobody-"+f.name); err != nil {
 				t.Fatal(err)
 			}
+			// Accounts kept elsewhere (a directory) resolve the name there.
+			accounts := storetest.SQLite().Open(t)
+			if _, err := accounts.DB().Exec("INSERT INTO users (id, username, md5, status) VALUES (?, 'elsewhere', 'x', 1)", f.user); err != nil {
+				t.Fatal(err)
+			}
+			now += 100
+			if err := put("bookmarks", full("b2", "legacy write for elsewhere"))(ctx, f.sql, f.user, now); err != nil {
+				t.Fatal(err)
+			}
+			stale := read(t, f.cache, f.user, now)
+			Invalidator{E: f.cache}.InvalidateUser(ctx, "elsewhere") // not in E's users table
+			if d := cmp.Diff(stale, read(t, f.cache, f.user, now)); d != "" {
+				t.Fatalf("a name E does not know invalidated something (-before +after):\n%s", d)
+			}
+			Invalidator{E: f.cache, Users: accounts}.InvalidateUser(ctx, "elsewhere")
+			if d := cmp.Diff(read(t, f.sql, f.user, now), read(t, f.cache, f.user, now)); d != "" {
+				t.Fatalf("stale after invalidating through the accounts backend (-db +cache):\n%s", d)
+			}
 		})
 	}
 }

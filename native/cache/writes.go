@@ -233,7 +233,13 @@ func (e *Engine) InvalidateUser(ctx context.Context, userID int64) error {
 // bumped instead (every user's entries voided): a legacy write must never
 // leave a stale entry behind.
 func (e *Engine) InvalidateUsername(ctx context.Context, username string) error {
-	u, err := e.inner.UserByName(ctx, username)
+	return e.invalidateName(ctx, e.inner, username)
+}
+
+// invalidateName resolves username through accounts, the inner engine
+// or the accounts backend when it lives elsewhere (an LDAP directory).
+func (e *Engine) invalidateName(ctx context.Context, accounts store.Users, username string) error {
+	u, err := accounts.UserByName(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -247,11 +253,20 @@ func (e *Engine) InvalidateUsername(ctx context.Context, username string) error 
 // Invalidator adapts an Engine to the proxy's invalidation hook, which
 // has no error result: failures are logged, counted through OnError, and
 // repaid by the healer.
-type Invalidator struct{ E *Engine }
+type Invalidator struct {
+	E *Engine
+	// Users resolves names to storage ids when the accounts live outside
+	// E's database (--auth ldap); nil: E's own users table.
+	Users store.Users
+}
 
 // InvalidateUser invalidates the cached entries of username.
 func (i Invalidator) InvalidateUser(ctx context.Context, username string) {
-	if err := i.E.InvalidateUsername(ctx, username); err != nil {
+	accounts := i.Users
+	if accounts == nil {
+		accounts = i.E.inner
+	}
+	if err := i.E.invalidateName(ctx, accounts, username); err != nil {
 		i.E.cfg.Logger.Warn("cache: invalidation after a legacy write", "user", username, "err", err)
 	}
 }
