@@ -8,67 +8,76 @@ import (
 	"weaveproxy/e2e/testenv"
 )
 
-// TestTwoStorageNodes is docs/scaling.md's two-node setup as it can be
-// run today: two weaveproxy processes, each the storage node of its own
-// MariaDB database and announcing itself with --node-url. A user is placed
-// on a node by registering there (the node-assignment service of issue 12
-// will do that step); a client then follows node/weave, its data lands in
-// that node's database only, and the other node does not serve it.
+// TestTwoStorageNodes is docs/scaling.md's two-node setup, Mozilla's
+// layout: accounts in one LDAP directory (mozilla preset: uidNumber,
+// primaryNode), a User API that assigns new users to nodes (--nodes, one
+// place on each), and two storage nodes, each a weaveproxy on its own
+// MariaDB database that serves only its own users (--check-location).
+// Two users land on different nodes, their data in different databases,
+// and neither node serves the other's user.
 func TestTwoStorageNodes(t *testing.T) {
 	srv := testenv.MariaDBServer(t)
-	type node struct {
-		name, db string
-		s        *server
-	}
+	_, ldap := ldapArgs(t, "mozilla")
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nodes []*node
-	for _, name := range []string{"a", "b"} {
-		n := &node{name: name, db: srv.CreateDatabase(t)}
+	type node struct {
+		db string
+		s  *server
+	}
+	nodes := map[string]*node{} // by URL, as node/weave answers it
+	var spec []string
+	for range 2 {
+		n := &node{db: srv.CreateDatabase(t)}
 		listen, admin := freeAddr(t), freeAddr(t)
-		n.s = startBinary(t, bin, t.TempDir(), listen, admin, "serve", "--listen", listen, "--admin-listen", admin,
-			"--db", "mysql:"+srv.DSN(n.db), "--node-url", "http://"+listen+"/", "--registration", "open")
-		nodes = append(nodes, n)
+		n.s = startBinary(t, bin, t.TempDir(), listen, admin, append([]string{"serve", "--listen", listen, "--admin-listen", admin,
+			"--db", "mysql:" + srv.DSN(n.db), "--check-location"}, ldap...)...)
+		nodes[n.s.URL+"/"] = n
+		spec = append(spec, n.s.URL+"/=1")
 	}
-	users := []string{"nodeusera", "nodeuserb"} // user i lives on node i
-	for i, n := range nodes {
-		u, other := users[i], nodes[1-i]
-		c := newClient(t, n.s.URL, u, "correct horse battery")
-		c.do("PUT", "/user/1.0/"+u, `{"password":"correct horse battery"}`, false).want(t, "register on "+n.name, 200, u)
+	userAPI := startServer(t, append([]string{"--nodes", strings.Join(spec, ","), "--registration", "open"}, ldap...)...)
+
+	placed := map[string]string{} // user -> node URL
+	for _, u := range []string{"nodeusera", "nodeuserb"} {
+		c := newClient(t, userAPI.URL, u, "correct horse battery")
+		c.do("PUT", "/user/1.0/"+u, `{"password":"correct horse battery"}`, false).want(t, "register "+u, 200, "")
 		// The client asks where its storage is and goes there.
-		nodeURL := c.do("GET", "/user/1.0/"+u+"/node/weave", "", false).want(t, "node/weave", 200, n.s.URL+"/").Body
-		c.base = strings.TrimSuffix(nodeURL, "/")
-		c.do("PUT", "/1.1/"+u+"/storage/bookmarks/b1", `{"payload":"on node `+n.name+`"}`, true).want(t, "write", 200, "")
-		c.do("GET", "/1.1/"+u+"/storage/bookmarks/b1", "", true).want(t, "read", 200, "")
-		// The other node does not know the user at all.
-		o := newClient(t, other.s.URL, u, "correct horse battery")
-		o.do("GET", "/user/1.0/"+u, "", false).want(t, "exists on the other node", 200, "0")
-		o.do("GET", "/1.1/"+u+"/storage/bookmarks/b1", "", true).want(t, "read on the other node", 401, "")
+		url := c.do("GET", "/user/1.0/"+u+"/node/weave", "", false).want(t, "node/weave", 200, "").Body
+		n := nodes[url]
+		if n == nil {
+			t.Fatalf("%s was given node %q, not one of the two", u, url)
+		}
+		placed[u] = url
+		c.base = strings.TrimSuffix(url, "/")
+		c.do("PUT", "/1.1/"+u+"/storage/bookmarks/b1", `{"payload":"mine"}`, true).want(t, "write on its node", 200, "")
+		c.do("GET", "/1.1/"+u+"/storage/bookmarks/b1", "", true).want(t, "read on its node", 200, "")
 	}
-	// Each database holds its node's users and their data, nothing else.
-	for i, n := range nodes {
+	if placed["nodeusera"] == placed["nodeuserb"] {
+		t.Fatalf("both users on %s: one place per node should have spread them", placed["nodeusera"])
+	}
+	for u, url := range placed {
+		for other, n := range nodes {
+			if other == url {
+				continue
+			}
+			newClient(t, n.s.URL, u, "correct horse battery").
+				do("GET", "/1.1/"+u+"/info/collections", "", true).want(t, u+" on the other node", 401, "")
+		}
+	}
+	// Each node's database holds its own user's data and nothing else.
+	for url, n := range nodes {
 		db, err := sql.Open("mysql", srv.DSN(n.db))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		var names string
-		if err := db.QueryRow("SELECT COALESCE(GROUP_CONCAT(username), '') FROM users").Scan(&names); err != nil {
+		var rows, ids int
+		if err := db.QueryRow("SELECT COUNT(*), COUNT(DISTINCT username) FROM wbo").Scan(&rows, &ids); err != nil {
 			t.Fatal(err)
 		}
-		var rows int
-		q := "SELECT COUNT(*) FROM wbo w JOIN users u ON u.id = w.username WHERE u.username = ?"
-		if err := db.QueryRow(q, users[i]).Scan(&rows); err != nil {
-			t.Fatal(err)
-		}
-		var all int
-		if err := db.QueryRow("SELECT COUNT(*) FROM wbo").Scan(&all); err != nil {
-			t.Fatal(err)
-		}
-		if names != users[i] || rows != 1 || all != 1 {
-			t.Errorf("node %s database: users %q, %d of its user's rows, %d rows in all", n.name, names, rows, all)
+		if rows != 1 || ids != 1 {
+			t.Errorf("node %s database: %d rows of %d users, want its one user's one row", url, rows, ids)
 		}
 	}
 }

@@ -181,7 +181,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	loc.users = users
 	np.users = users
-	basic := auth.NewBasic(users, auth.BasicOptions{Events: events})
+	basic := auth.NewBasic(users, auth.BasicOptions{Events: events, CheckLocation: f.ownUsersOnly})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.

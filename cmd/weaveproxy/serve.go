@@ -32,6 +32,7 @@ type serveFlags struct {
 	cefFile      string
 	cefSyslog    string
 	nodeURL      string
+	ownUsersOnly bool // --check-location
 	publicURL    string
 	smtpHost     string
 	smtpPort     int
@@ -126,6 +127,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.StringVar(&f.cefFile, "cef-file", "", "CEF security event file (default cef.log)")
 	fs.StringVar(&f.cefSyslog, "cef-syslog", "", "send CEF events to syslog at udp:HOST:PORT, tcp:HOST:PORT or unix:PATH")
 	fs.StringVar(&f.nodeURL, "node-url", "", "storage node URL for node/weave (default: the request's own host)")
+	fs.BoolVar(&f.ownUsersOnly, "check-location", false, "storage node: refuse users whose node (users.location, LDAP node attribute) is another host, as PHP storage nodes did")
 	fs.StringVar(&f.publicURL, "public-url", "", "external base URL, used in password-reset mails")
 	fs.StringVar(&f.smtpHost, "smtp-host", "", "SMTP server for password-reset mail; empty: resets answer 503")
 	fs.IntVar(&f.smtpPort, "smtp-port", 25, "SMTP port")
