@@ -189,3 +189,22 @@ func TestAdminStateChangesNeedToken(t *testing.T) {
 		t.Errorf("no token configured: unlock answered %d", w.Code)
 	}
 }
+
+// TestProxyRegistrationWithTrailingSlashIsNative (issue 9): a real Weave
+// client registers with PUT /user/1/<name>/. The proxy's route table did
+// not know the trailing slash, so with default: native registration still
+// went to PHP (here: a dead address, 503) and PHP could never be switched
+// off for such clients.
+func TestProxyRegistrationWithTrailingSlashIsNative(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(p, []byte("legacy:\n  url: http://127.0.0.1:1\ndefault: native\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := buildApp(t, "--routes", p, "--registration", "open", "--diff-db", "sqlite:"+filepath.Join(t.TempDir(), "diff.db"))
+	if w := put(t, a.handler, "/user/1/Alice/", `{"password":"correct horse battery"}`); w.Code != 200 || w.Body.String() != "alice" {
+		t.Fatalf("PUT /user/1/Alice/ through the proxy: %d %s", w.Code, w.Body)
+	}
+	if w := get(t, a.handler, "GET", "/user/1.0/alice/"); w.Code != 200 || w.Body.String() != "1" {
+		t.Errorf("the account native created: %d %s", w.Code, w.Body)
+	}
+}
