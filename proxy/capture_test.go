@@ -23,7 +23,7 @@ type CapturedRequest struct {
 	Body          []byte
 	BodyTruncated bool // the body exceeded the capture limit and was not kept
 	RemoteAddr    string
-	User          string // lower-cased {user} path variable
+	User          string // the path user's key (weaveurl.UserKey)
 }
 
 // Pair is one request with the answers of both sides, for comparison.

@@ -32,7 +32,8 @@ type ShadowCall struct {
 	// Route is the matched route: Route.Match names it, ShadowWrites and
 	// Diff (the route's free-form diff: block) configure the comparison.
 	Route *routes.Route
-	// User is the lower-cased {user} of the path, "" when none.
+	// User is the key of the path's user (weaveurl.UserKey: lower-cased,
+	// an e-mail as its derived account name), "" when none.
 	User string
 	// Legacy forwards to the legacy server; its answer is the client's.
 	Legacy http.Handler
