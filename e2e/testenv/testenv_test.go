@@ -233,6 +233,9 @@ func legacyDo(t *testing.T, base, user, method, path, body string, auth bool) (i
 	if auth {
 		req.SetBasicAuth(user, "s3cret-pass")
 	}
+	// A fresh connection each time: one kept from before a server's
+	// restart would answer "connection reset".
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
