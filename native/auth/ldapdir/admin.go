@@ -45,11 +45,11 @@ func (d *Directory) SetAlert(context.Context, int64, string) error {
 
 // UsersByEmail implements store.UserAdmin with a search on MailAttr.
 func (d *Directory) UsersByEmail(ctx context.Context, email string) ([]store.User, error) {
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	filter := "(" + d.cfg.MailAttr + "=" + ldap.EscapeFilter(email) + ")"
 	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		100, int(d.cfg.Timeout/time.Second), false, filter, d.attrs(), nil)

@@ -20,12 +20,16 @@ import (
 
 // Directory is a store.Users on an LDAP directory, and an
 // auth.PasswordBackend: passwords are checked by binding and stored as
-// {SSHA}. It holds no connection between calls (each call dials, which
-// keeps a directory restart invisible) and is safe for concurrent use.
+// {SSHA}. It keeps a few idle service connections; it is safe for
+// concurrent use.
 type Directory struct {
 	cfg Config
 	// readOnly is set on a dry-run view: directory writes are skipped.
 	readOnly bool
+	// idle holds service-bound connections between calls (a dry-run view
+	// shares its directory's), so a request costs a search, not a TCP
+	// and bind handshake; a connection the server closed is dropped.
+	idle chan *ldap.Conn
 }
 
 var (
@@ -47,7 +51,40 @@ func New(cfg Config) (*Directory, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Directory{cfg: cfg}, nil
+	return &Directory{cfg: cfg, idle: make(chan *ldap.Conn, maxIdle)}, nil
+}
+
+// maxIdle bounds the idle service connections kept.
+const maxIdle = 8
+
+// conn is a service-bound connection: an idle one, or a new one. Give it
+// back with release.
+func (d *Directory) conn(ctx context.Context) (*ldap.Conn, error) {
+	for {
+		select {
+		case c := <-d.idle:
+			if !c.IsClosing() {
+				return c, nil
+			}
+			c.Close()
+		default:
+			return d.dial(ctx, true)
+		}
+	}
+}
+
+// release keeps c for the next call unless the server or a network error
+// closed it, or enough are idle.
+func (d *Directory) release(c *ldap.Conn) {
+	if c.IsClosing() {
+		c.Close()
+		return
+	}
+	select {
+	case d.idle <- c:
+	default:
+		c.Close()
+	}
 }
 
 // DryRunUsers is the directory over a dry-run view tx: storage
@@ -75,9 +112,9 @@ func (m dryIDs) MappedUserID(ctx context.Context, name string, create bool) (int
 
 func (m dryIDs) ForgetUserID(context.Context, int64) error { return nil }
 
-// dial opens a connection and binds it as the service account (or leaves
-// it anonymous). The caller closes it.
-func (d *Directory) dial(ctx context.Context) (*ldap.Conn, error) {
+// dial opens a connection and, with service, binds it as the service
+// account (or leaves it anonymous). The caller closes it.
+func (d *Directory) dial(ctx context.Context, service bool) (*ldap.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -98,7 +135,7 @@ func (d *Directory) dial(ctx context.Context) (*ldap.Conn, error) {
 			return nil, unavailable("starttls", err)
 		}
 	}
-	if d.cfg.BindDN != "" {
+	if service && d.cfg.BindDN != "" {
 		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
 			conn.Close()
 			return nil, unavailable("service bind", err)
@@ -159,11 +196,11 @@ func (d *Directory) nameFilter(name string) string {
 // UserByName implements store.Users. A directory user without a numeric
 // id gets one in the id map on first sight.
 func (d *Directory) UserByName(ctx context.Context, username string) (store.User, error) {
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return store.User{}, err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	e, err := d.find(conn, d.nameFilter(username), fmt.Sprintf("user %q", username))
 	if err != nil {
 		return store.User{}, err
@@ -228,11 +265,11 @@ func (d *Directory) entryOf(ctx context.Context, conn *ldap.Conn, id int64) (*ld
 // UserByID is the account with storage id id (for picking its node's
 // storage engine); store.ErrNotFound when there is none.
 func (d *Directory) UserByID(ctx context.Context, id int64) (store.User, error) {
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return store.User{}, err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	e, err := d.entryOf(ctx, conn, id)
 	if err != nil {
 		return store.User{}, err
@@ -247,19 +284,26 @@ func (d *Directory) VerifyPassword(ctx context.Context, u store.User, password s
 	if password == "" {
 		return false, nil
 	}
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close()
 	e, err := d.find(conn, d.nameFilter(u.Username), fmt.Sprintf("user %q", u.Username))
+	d.release(conn)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	err = conn.Bind(e.DN, password)
+	// The user binds on a connection of its own, never pooled: a bound
+	// connection has the user's rights, not the service's.
+	own, err := d.dial(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	defer own.Close()
+	err = own.Bind(e.DN, password)
 	switch {
 	case err == nil:
 		return true, nil

@@ -24,7 +24,7 @@ type fixture struct {
 	dir   *Directory
 }
 
-func newFixture(t *testing.T, preset Preset) *fixture {
+func newFixture(t testing.TB, preset Preset) *fixture {
 	t.Helper()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{Schemas: []string{"testdata/mozilla-sync.schema"}})
 	s.Add(t, "dn: ou=people,"+s.Suffix+"\nobjectClass: organizationalUnit\nou: people\n")
@@ -361,5 +361,25 @@ func TestUserByID(t *testing.T) {
 				t.Fatalf("unknown id: %v", err)
 			}
 		})
+	}
+}
+
+// Idle connections do not outlive the server: after a slapd restart the
+// next call works on a fresh one.
+func TestDirectoryRestart(t *testing.T) {
+	f := newFixture(t, InetOrgPerson)
+	f.seed(t, "ivan", "ivan-secret")
+	ctx := context.Background()
+	u, err := f.dir.UserByName(ctx, "ivan")
+	if err != nil || !verify(t, f.dir, u, "ivan-secret") {
+		t.Fatalf("before restart: %+v, %v", u, err)
+	}
+	f.slapd.Stop()
+	f.slapd.Start(t)
+	if _, err := f.dir.UserByName(ctx, "ivan"); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if !verify(t, f.dir, u, "ivan-secret") {
+		t.Fatal("bind after restart failed")
 	}
 }

@@ -35,11 +35,11 @@ func (d *Directory) tlsConfig() *tls.Config {
 // written to the entry, so that two servers never hand out one uidNumber.
 func (d *Directory) CreateUser(ctx context.Context, u store.User) (int64, error) {
 	name := strings.ToLower(u.Username)
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	if _, err := d.find(conn, d.nameFilter(name), fmt.Sprintf("user %q", name)); err == nil {
 		return 0, fmt.Errorf("ldapdir: user %q: %w", name, store.ErrUserExists)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -127,11 +127,11 @@ func (d *Directory) idFree(conn *ldap.Conn, id int64) error {
 // entry, then the id mapping, so a new account of the same name starts
 // empty.
 func (d *Directory) DeleteUser(ctx context.Context, userID int64) error {
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	dn, err := d.dnOf(ctx, conn, userID)
 	if err != nil {
 		return err
@@ -171,11 +171,11 @@ func (d *Directory) SetEmail(ctx context.Context, userID int64, email string) er
 
 // replace sets attr of the user's entry to value; "" removes it.
 func (d *Directory) replace(ctx context.Context, userID int64, attr, value string) error {
-	conn, err := d.dial(ctx)
+	conn, err := d.conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer d.release(conn)
 	dn, err := d.dnOf(ctx, conn, userID)
 	if err != nil || d.readOnly {
 		return err
