@@ -109,7 +109,7 @@ func Read(fs *flag.FlagSet, src []byte, name string) ([]Value, error) {
 	e := &Error{File: name}
 	add := e.Add
 	if root.Kind != yaml.MappingNode {
-		add(root, "want a mapping of setting: value, got %s", kind(root))
+		add(root, "want a mapping of setting: value, got a %s", yamlpos.KindName(root))
 		return nil, e
 	}
 	var values []Value
@@ -118,7 +118,7 @@ func Read(fs *flag.FlagSet, src []byte, name string) ([]Value, error) {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			add(k, "a key must be a setting's name, got %s", kind(k))
+			add(k, "a key must be a setting's name, got a %s", yamlpos.KindName(k))
 			continue
 		case k.Value == "config":
 			add(k, "config: a settings file cannot name another one")
@@ -133,7 +133,7 @@ func Read(fs *flag.FlagSet, src []byte, name string) ([]Value, error) {
 		seen[k.Value] = k.Line
 		text, ok := scalarText(v)
 		if !ok {
-			add(v, "%s: want a value or a list of values, got %s", k.Value, kind(v))
+			add(v, "%s: want a value or a list of values, got a %s", k.Value, yamlpos.KindName(v))
 			continue
 		}
 		values = append(values, Value{Name: k.Value, Value: text, Line: v.Line, Column: v.Column})
@@ -166,18 +166,6 @@ func scalarText(n *yaml.Node) (string, bool) {
 		return scalarText(n.Alias)
 	}
 	return "", false
-}
-
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return "a scalar"
-	}
-	return "nothing usable"
 }
 
 // yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: ...") into a

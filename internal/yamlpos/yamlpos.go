@@ -39,3 +39,17 @@ func (e *Error) Error() string {
 func (e *Error) Add(n *yaml.Node, format string, args ...any) {
 	e.Problems = append(e.Problems, Problem{n.Line, n.Column, fmt.Sprintf(format, args...)})
 }
+
+// KindName names a node's kind for messages: "mapping", "list", "alias"
+// or "value".
+func KindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}

@@ -259,22 +259,10 @@ func (p *parser) route(n *yaml.Node) *Route {
 
 func (p *parser) scalar(n *yaml.Node, what string) bool {
 	if n.Kind != yaml.ScalarNode {
-		p.add(n, "expected %s, found a %s", what, kindName(n))
+		p.add(n, "expected %s, found a %s", what, yamlpos.KindName(n))
 		return false
 	}
 	return true
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.AliasNode:
-		return "alias"
-	}
-	return "value"
 }
 
 func (p *parser) str(n *yaml.Node) string {
