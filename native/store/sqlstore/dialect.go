@@ -72,7 +72,12 @@ type tableDDL struct {
 // maxMySQLConns bounds one engine's connections to MySQL.
 const maxMySQLConns = 32
 
-// readCommitted opens connections whose transactions are READ COMMITTED.
+// maxSnapshotConns bounds the connections dry runs hold open at once
+// (shadow mode runs at most 8 by default).
+const maxSnapshotConns = 16
+
+// sessionIsolation opens connections at one isolation level; the engine's
+// pool is READ COMMITTED.
 // Under InnoDB's default, REPEATABLE READ, every locking read, UPDATE,
 // DELETE and duplicate-key INSERT also locks the gaps between index
 // records, and the gap after one user's last row is the gap before the
@@ -81,9 +86,16 @@ const maxMySQLConns = 32
 // after ten retries). READ COMMITTED locks rows only. Nothing here needs
 // gap locks: a user's writes are ordered by the stamps row (Sequenced),
 // and every statement reads what is committed when it runs.
-type readCommitted struct{ driver.Connector }
+//
+// Dry runs read a consistent snapshot, which needs REPEATABLE READ: they
+// have a pool of their own whose connections are opened at that level, so
+// that starting a snapshot is one statement (see Snapshot).
+type sessionIsolation struct {
+	driver.Connector
+	level string // "READ COMMITTED" or "REPEATABLE READ"
+}
 
-func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
+func (c sessionIsolation) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -93,14 +105,16 @@ func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, errors.New("sqlstore mysql: driver connection cannot execute statements")
 	}
-	if _, err := ex.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", nil); err != nil {
+	if _, err := ex.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL "+c.level, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return conn, nil
 }
 
-func openMySQL(dsn string) (*sql.DB, error) {
+// openMySQL opens a pool of at most maxConns connections whose
+// transactions run at the isolation level given.
+func openMySQL(dsn, level string, maxConns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore mysql: DSN: %w", err)
@@ -117,7 +131,7 @@ func openMySQL(dsn string) (*sql.DB, error) {
 			return nil, fmt.Errorf("sqlstore mysql: %w", err)
 		}
 	}
-	db := sql.OpenDB(readCommitted{conn})
+	db := sql.OpenDB(sessionIsolation{conn, level})
 	// Servers drop idle connections (wait_timeout); recycle them first.
 	db.SetConnMaxLifetime(3 * time.Minute)
 	// As many idle connections as may be open: with fewer, a burst of
@@ -125,8 +139,8 @@ func openMySQL(dsn string) (*sql.DB, error) {
 	// (TCP, handshake, auth) again for the next. The cap keeps a busy
 	// instance well below MariaDB's default max_connections (151), with
 	// room for a few instances and PHP.
-	db.SetMaxOpenConns(maxMySQLConns)
-	db.SetMaxIdleConns(maxMySQLConns)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	return db, nil
 }
 

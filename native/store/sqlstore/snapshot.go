@@ -39,7 +39,7 @@ func (e *Engine) Snapshot(ctx context.Context) (*Engine, func(), error) {
 	if e.snap != nil {
 		return e, func() {}, nil
 	}
-	conn, err := e.rdb.Conn(ctx)
+	conn, err := e.sdb.Conn(ctx)
 	if err != nil {
 		return nil, nil, e.wrap("snapshot", err)
 	}
@@ -71,17 +71,10 @@ func (e *Engine) beginSnapshot(ctx context.Context, conn *sql.Conn) error {
 		var n int64
 		return conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+e.d.quote(e.t.users)).Scan(&n)
 	}
-	for _, s := range []string{
-		// Only the next transaction's level: the pool's connections
-		// keep theirs.
-		"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-		"START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
-	} {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	// One round trip, on the client's path: the pool's connections are
+	// REPEATABLE READ already (openMySQL).
+	_, err := conn.ExecContext(ctx, "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
+	return err
 }
 
 // discard closes conn and keeps it out of the pool: its transaction state

@@ -57,6 +57,10 @@ type Engine struct {
 	t   tables
 	db  *sql.DB // writes and transactions (SQLite: its single writer connection)
 	rdb *sql.DB // reads outside a transaction; the same as db on MySQL
+	// sdb holds dry runs' snapshots: on MySQL a small pool of REPEATABLE
+	// READ connections, opened only when a dry run needs one; rdb on
+	// SQLite.
+	sdb *sql.DB
 	log *slog.Logger
 
 	// snap is set in a snapshot view (see Snapshot): every read runs on
@@ -107,11 +111,15 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 	switch kind {
 	case dsnpkg.MySQL:
 		e.d = mysqlDialect
-		e.db, err = openMySQL(source)
+		e.db, err = openMySQL(source, "READ COMMITTED", maxMySQLConns)
 		e.rdb = e.db
+		if err == nil {
+			e.sdb, err = openMySQL(source, "REPEATABLE READ", maxSnapshotConns)
+		}
 	default:
 		e.d = sqliteDialect
 		e.db, e.rdb, err = openSQLite(source)
+		e.sdb = e.rdb
 	}
 	if err != nil {
 		return nil, err
@@ -194,6 +202,9 @@ func (e *Engine) Close() error {
 	err := e.db.Close()
 	if e.rdb != e.db {
 		err = errors.Join(err, e.rdb.Close())
+	}
+	if e.sdb != e.rdb {
+		err = errors.Join(err, e.sdb.Close())
 	}
 	return err
 }

@@ -26,7 +26,7 @@ func (e *Engine) withTx(ctx context.Context, fn func(q querier) error) error {
 
 // withGapLocks is withTx for the one transaction that needs InnoDB's gap
 // locks (REPEATABLE READ; connections default to READ COMMITTED, see
-// readCommitted): a uniqueness check on a table that may have no unique
+// sessionIsolation): a uniqueness check on a table that may have no unique
 // index, where the locking read of a missing row must make the next
 // checker wait.
 func (e *Engine) withGapLocks(ctx context.Context, fn func(q querier) error) error {
