@@ -81,3 +81,57 @@ func TestTwoStorageNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageNodesInOneProcess is the same split with the accounts in a
+// MySQL users table: one process holds the accounts database and one
+// storage database per node (--node-db), and assigns users to nodes
+// (--nodes). The two node names are two host names of the one listener,
+// so the client following node/weave reaches it either way; the users'
+// data lands in their nodes' databases, none in the accounts database.
+func TestStorageNodesInOneProcess(t *testing.T) {
+	srv := testenv.MariaDBServer(t)
+	accounts, dbA, dbB := srv.CreateDatabase(t), srv.CreateDatabase(t), srv.CreateDatabase(t)
+	for _, db := range []string{accounts, dbA, dbB} {
+		dbInit(t, "mysql:"+srv.DSN(db))
+	}
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, admin := freeAddr(t), freeAddr(t)
+	_, port, _ := strings.Cut(listen, ":")
+	hostA, hostB := "127.0.0.1:"+port, "localhost:"+port
+	s := startBinary(t, bin, t.TempDir(), listen, admin, "serve", "--listen", listen, "--admin-listen", admin,
+		"--db", "mysql:"+srv.DSN(accounts), "--registration", "open",
+		"--nodes", "http://"+hostA+"/=1,http://"+hostB+"/=1",
+		"--node-db", hostA+"=mysql:"+srv.DSN(dbA)+";"+hostB+"=mysql:"+srv.DSN(dbB))
+	byHost := map[string]string{hostA: dbA, hostB: dbB}
+	placed := map[string]bool{}
+	for _, u := range []string{"onenodea", "onenodeb"} {
+		c := newClient(t, s.URL, u, "correct horse battery")
+		c.do("PUT", "/user/1.0/"+u, `{"password":"correct horse battery"}`, false).want(t, "register "+u, 200, "")
+		url := c.do("GET", "/user/1.0/"+u+"/node/weave", "", false).want(t, "node/weave", 200, "").Body
+		host := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+		if byHost[host] == "" || placed[host] {
+			t.Fatalf("%s was given node %q (already placed: %v)", u, url, placed)
+		}
+		placed[host] = true
+		c.base = strings.TrimSuffix(url, "/")
+		c.do("PUT", "/1.1/"+u+"/storage/bookmarks/b1", `{"payload":"mine"}`, true).want(t, "write", 200, "")
+		c.do("GET", "/1.1/"+u+"/storage/bookmarks/b1", "", true).want(t, "read", 200, "")
+	}
+	for db, want := range map[string]int{dbA: 1, dbB: 1, accounts: 0} {
+		h, err := sql.Open("mysql", srv.DSN(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		var rows int
+		if err := h.QueryRow("SELECT COUNT(*) FROM wbo").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != want {
+			t.Errorf("database %s holds %d rows, want %d", db, rows, want)
+		}
+	}
+}
