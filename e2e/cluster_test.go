@@ -170,6 +170,7 @@ func TestThreeInstancesOneDatabase(t *testing.T) {
 
 	t.Run("rate budget is shared", func(t *testing.T) {
 		u := newUser(t, c.URL, c.URL, "clusterrate")
+		clearOfWindowEdge(t, time.Minute, 30*time.Second)
 		for i := range 100 {
 			u.do("GET", "/1.1/clusterrate/info/quota", "", true).want(t, fmt.Sprintf("read %d", i), 200, "")
 		}

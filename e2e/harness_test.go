@@ -154,3 +154,18 @@ func (r response) want(t testing.TB, what string, status int, body string) respo
 	}
 	return r
 }
+
+// clearOfWindowEdge waits, when less than need is left of the current
+// rate-limit window, until the next one starts. Budgets count in fixed
+// windows aligned to the epoch (ratelimit): a test that spends a budget
+// and expects the refusal must not straddle a window's edge, or the
+// count starts over halfway and the refusal never comes.
+func clearOfWindowEdge(t testing.TB, window, need time.Duration) {
+	t.Helper()
+	now := time.Now()
+	left := now.Truncate(window).Add(window).Sub(now)
+	if left < need {
+		t.Logf("waiting %v for a fresh %v rate-limit window", left.Round(time.Millisecond), window)
+		time.Sleep(left + 50*time.Millisecond)
+	}
+}

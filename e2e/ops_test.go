@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -77,6 +78,7 @@ func TestOpsRulesAndDashboardMatchMetrics(t *testing.T) {
 
 	// A user over its read budget.
 	rl := newUser(t, s.Proxy.URL, s.Proxy.URL, "opsratelimited")
+	clearOfWindowEdge(t, time.Minute, 20*time.Second)
 	for i := 0; i <= 40; i++ {
 		rl.do("GET", "/1.1/opsratelimited/info/quota", "", true)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"weaveproxy/e2e/testenv"
 )
@@ -82,6 +83,7 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	c := newClient(t, a.URL, "ratey", "correct horse battery")
 	c.do("PUT", "/user/1.0/ratey", `{"password":"correct horse battery"}`, false).want(t, "create", 200, "ratey")
 	limited := 0
+	clearOfWindowEdge(t, time.Minute, 15*time.Second)
 	for i := 0; i < 14; i++ {
 		c.base = []*server{a, b}[i%2].URL
 		r := c.do("GET", "/1.0/ratey/info/collections", "", true)
