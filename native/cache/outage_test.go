@@ -191,7 +191,7 @@ func TestDirtyOverflowBumpsEpoch(t *testing.T) {
 	mc := testenv.StartMemcached(t)
 	l := newLink(t, mc.Addr)
 	inner := storetest.SQLite().Open(t)
-	cfg := Config{MaxDirty: 1, Backoff: 50 * time.Millisecond}
+	cfg := Config{MaxDirty: 1, Backoff: 50 * time.Millisecond, Timeout: 50 * time.Millisecond}
 	f := newFixture(t, inner, l.Addr(), cfg)
 	other := New(noClose{inner}, memcache.New(mc.Addr), cfg)
 	t.Cleanup(func() { other.Close() })
