@@ -57,6 +57,13 @@ func BenchmarkEngine(b *testing.B) {
 					}
 				}
 			})
+			b.Run("TotalSize", func(b *testing.B) {
+				for b.Loop() {
+					if n, err := e.TotalSize(ctx, 1, 1_000_000); err != nil || n != 300*10_000 {
+						b.Fatal(n, err)
+					}
+				}
+			})
 			b.Run("CollectionTimestamps", func(b *testing.B) {
 				for b.Loop() {
 					if m, err := e.CollectionTimestamps(ctx, 1); err != nil || len(m) != 1 {

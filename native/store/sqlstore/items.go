@@ -99,31 +99,70 @@ func (e *Engine) DeleteItems(ctx context.Context, userID int64, collection strin
 	var n int64
 	err := e.withTx(ctx, func(tx querier) error {
 		n = 0
+		if err := e.serialize(ctx, tx, userID); err != nil {
+			return err
+		}
 		cid, ok, err := e.collectionID(ctx, tx, userID, collection, false)
 		if err != nil || !ok {
 			return err
 		}
-		if q.Limit > 0 {
-			if n, err = e.deleteChosen(ctx, tx, userID, cid, q); err != nil {
-				return err
-			}
-		} else {
-			for ids := range chunks(q.IDs, idsGiven(q)) {
-				where, args := filter("", q, ids)
-				m, err := e.exec(ctx, tx, "delete items", "DELETE FROM "+e.d.quote(e.t.wbo)+
-					" WHERE username = ? AND collection = ?"+where, append([]any{userID, cid}, args...)...)
-				if err != nil {
-					return err
-				}
-				n += m
-			}
+		st, err := e.sumsBegin(ctx, tx, userID, cid)
+		if err != nil {
+			return err
 		}
-		return e.dropOrphanTTLs(ctx, tx, userID, cid)
+		var gone sum
+		if q.Limit > 0 {
+			n, gone, err = e.deleteChosen(ctx, tx, userID, cid, q)
+		} else {
+			n, gone, err = e.deleteMatching(ctx, tx, userID, cid, q, st)
+		}
+		if err != nil {
+			return err
+		}
+		if err := e.dropOrphanTTLs(ctx, tx, userID, cid); err != nil {
+			return err
+		}
+		// A delete cannot raise the newest modified; and it removed what
+		// it counted, or a row it did not count was there.
+		return e.sumsEnd(ctx, tx, userID, cid, st, sum{-gone.items, -gone.bytes}, func(after int64) bool {
+			return after <= st.before && gone.items == n
+		})
 	})
 	return n, err
 }
 
-func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid int, q store.Query) (int64, error) {
+// deleteMatching deletes the rows q selects, without a limit, and returns
+// how many went and the sums it removed: counted first (locking the rows)
+// where q filters, all of the collection's where it does not.
+func (e *Engine) deleteMatching(ctx context.Context, tx querier, userID int64, cid int, q store.Query, st sumsState) (int64, sum, error) {
+	var n int64
+	var gone sum
+	for ids := range chunks(q.IDs, idsGiven(q)) {
+		where, args := filter("", q, ids)
+		args = append([]any{userID, cid}, args...)
+		if where != "" && st.exact {
+			var v sum
+			err := tx.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(payload_size), 0) FROM "+e.d.quote(e.t.wbo)+
+				" WHERE username = ? AND collection = ?"+where+e.d.forUpdate, args...).Scan(&v.items, &v.bytes)
+			if err != nil {
+				return 0, sum{}, e.wrap("count items to delete", err)
+			}
+			gone = sum{gone.items + v.items, gone.bytes + v.bytes}
+		}
+		m, err := e.exec(ctx, tx, "delete items", "DELETE FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ?"+where, args...)
+		if err != nil {
+			return 0, sum{}, err
+		}
+		n += m
+		if where == "" {
+			gone = st.sum
+		}
+	}
+	return n, gone, nil
+}
+
+func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid int, q store.Query) (int64, sum, error) {
 	split := len(q.IDs) > idChunk
 	var chosen []store.WBO
 	for chunk := range chunks(q.IDs, idsGiven(q)) {
@@ -132,29 +171,29 @@ func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid
 			part.Limit, part.Offset = 0, 0
 		}
 		where, args := filter("", part, chunk)
-		rows, err := tx.QueryContext(ctx, "SELECT id, modified, sortindex FROM "+e.d.quote(e.t.wbo)+
+		rows, err := tx.QueryContext(ctx, "SELECT id, modified, sortindex, payload_size FROM "+e.d.quote(e.t.wbo)+
 			" WHERE username = ? AND collection = ?"+where+order("", part)+limit(part)+e.d.forUpdate,
 			append([]any{userID, cid}, args...)...)
 		if err != nil {
-			return 0, e.wrap("choose items to delete", err)
+			return 0, sum{}, e.wrap("choose items to delete", err)
 		}
 		for rows.Next() {
 			var w store.WBO
-			var modified, sortindex sql.NullInt64
-			if err := rows.Scan(&w.ID, &modified, &sortindex); err != nil {
+			var modified, sortindex, size sql.NullInt64
+			if err := rows.Scan(&w.ID, &modified, &sortindex, &size); err != nil {
 				rows.Close()
-				return 0, e.wrap("choose items to delete", err)
+				return 0, sum{}, e.wrap("choose items to delete", err)
 			}
 			if modified.Valid {
 				ts := store.Timestamp(modified.Int64)
 				w.Modified = &ts
 			}
-			w.SortIndex = intPtr(sortindex)
+			w.SortIndex, w.PayloadSize = intPtr(sortindex), size.Int64
 			chosen = append(chosen, w)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, e.wrap("choose items to delete", err)
+			return 0, sum{}, e.wrap("choose items to delete", err)
 		}
 	}
 	if split {
@@ -171,11 +210,15 @@ func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid
 			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(ids))+")",
 			append([]any{userID, cid}, ids...)...)
 		if err != nil {
-			return 0, err
+			return 0, sum{}, err
 		}
 		n += m
 	}
-	return n, nil
+	gone := sum{items: int64(len(chosen))}
+	for _, w := range chosen {
+		gone.bytes += w.PayloadSize
+	}
+	return n, gone, nil
 }
 
 // dropOrphanTTLs removes the ttl rows of a collection whose item is gone.

@@ -26,11 +26,18 @@ func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, 
 	}
 	var olds []*store.Timestamp
 	err := e.withTx(ctx, func(tx querier) error {
+		if err := e.serialize(ctx, tx, userID); err != nil {
+			return err
+		}
 		cid, err := e.createCollectionID(ctx, tx, userID, collection)
 		if err != nil {
 			return err
 		}
-		prev, err := e.lockModified(ctx, tx, userID, cid, items)
+		st, err := e.sumsBegin(ctx, tx, userID, cid)
+		if err != nil {
+			return err
+		}
+		prev, sizes, err := e.lockModified(ctx, tx, userID, cid, items)
 		if err != nil {
 			return err
 		}
@@ -46,7 +53,13 @@ func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, 
 				return err
 			}
 		}
-		return e.writeTTLs(ctx, tx, userID, cid, items, prev)
+		if err := e.writeTTLs(ctx, tx, userID, cid, items, prev); err != nil {
+			return err
+		}
+		d, newest := putDelta(items, sizes)
+		return e.sumsEnd(ctx, tx, userID, cid, st, d, func(after int64) bool {
+			return after == max(st.before, newest)
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -54,11 +67,51 @@ func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, 
 	return olds, nil
 }
 
+// putDelta is what writing items changes in the collection's sums, given
+// the payload sizes of the rows that existed (keyed by id), and the
+// newest modified written (0 for none).
+func putDelta(items []store.WBO, sizes map[string]int64) (d sum, newest int64) {
+	final := make(map[string]int64, len(items))
+	for _, it := range items {
+		size, seen := final[it.ID]
+		if !seen {
+			old, existed := sizes[it.ID]
+			if !existed {
+				d.items++
+			}
+			size = old
+		}
+		if it.Payload != nil {
+			size = int64(len(*it.Payload))
+		}
+		final[it.ID] = size
+		if it.Modified != nil {
+			newest = max(newest, int64(*it.Modified))
+		}
+	}
+	for id, size := range final {
+		d.bytes += size - sizes[id]
+	}
+	return d, newest
+}
+
+// serialize makes the transaction wait for every other native write of
+// the user, as a sequenced one does (see Sequenced): the sums a write
+// keeps are computed from what it read before writing. Inside a
+// Sequenced view the stamps row is already locked.
+func (e *Engine) serialize(ctx context.Context, tx querier, userID int64) error {
+	if e.tx != nil {
+		return nil
+	}
+	_, err := e.d.nextStamp(ctx, tx, e.d.quote(e.t.stamps), userID, 0)
+	return e.wrap("serialize", err)
+}
+
 // lockModified reads (and on MySQL locks) the existing rows among items'
-// ids: their modified, NULL-able, keyed by id. An absent key is a new row.
-// Locking the rows, and the gaps where new ones go, makes a concurrent
-// writer of the same ids wait until this transaction ends.
-func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) (map[string]sql.NullInt64, error) {
+// ids: their modified (NULL-able) and payload sizes, keyed by id. An
+// absent key is a new row. Locking the rows makes a concurrent writer of
+// the same ids wait until this transaction ends.
+func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) (map[string]sql.NullInt64, map[string]int64, error) {
 	ids := make([]string, 0, len(items))
 	for _, it := range items {
 		ids = append(ids, it.ID)
@@ -66,28 +119,29 @@ func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	prev := make(map[string]sql.NullInt64, len(ids))
+	sizes := make(map[string]int64, len(ids))
 	for chunk := range slices.Chunk(ids, idChunk) {
-		rows, err := tx.QueryContext(ctx, "SELECT id, modified FROM "+e.d.quote(e.t.wbo)+
+		rows, err := tx.QueryContext(ctx, "SELECT id, modified, payload_size FROM "+e.d.quote(e.t.wbo)+
 			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(chunk))+")"+e.d.forUpdate,
 			append([]any{userID, cid}, anys(chunk)...)...)
 		if err != nil {
-			return nil, e.wrap("put items: read existing", err)
+			return nil, nil, e.wrap("put items: read existing", err)
 		}
 		for rows.Next() {
 			var id string
-			var m sql.NullInt64
-			if err := rows.Scan(&id, &m); err != nil {
+			var m, size sql.NullInt64
+			if err := rows.Scan(&id, &m, &size); err != nil {
 				rows.Close()
-				return nil, e.wrap("put items: read existing", err)
+				return nil, nil, e.wrap("put items: read existing", err)
 			}
-			prev[id] = m
+			prev[id], sizes[id] = m, size.Int64
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, e.wrap("put items: read existing", err)
+			return nil, nil, e.wrap("put items: read existing", err)
 		}
 	}
-	return prev, nil
+	return prev, sizes, nil
 }
 
 // upsert inserts or partially updates rows. Since nil means "keep" and a

@@ -91,6 +91,13 @@ func mysqlSchema(t tables) []tableDDL {
 		{t.nodeUsers, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodeUsers) + ` (
   userid INT NOT NULL PRIMARY KEY,
   node VARCHAR(255) NOT NULL` + opts}},
+		{t.sums, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.sums) + ` (
+  username INT NOT NULL,
+  collection SMALLINT NOT NULL,
+  items BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  high BIGINT NOT NULL,
+  PRIMARY KEY (username, collection)` + opts}},
 	}
 }
 
@@ -168,5 +175,12 @@ func sqliteSchema(t tables) []tableDDL {
 		{t.nodeUsers, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodeUsers) + ` (
   userid INTEGER NOT NULL PRIMARY KEY,
   node TEXT NOT NULL)`}},
+		{t.sums, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.sums) + ` (
+  username INTEGER NOT NULL,
+  collection INTEGER NOT NULL,
+  items INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  high INTEGER NOT NULL,
+  PRIMARY KEY (username, collection))`}},
 	}
 }

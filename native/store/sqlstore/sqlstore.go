@@ -40,9 +40,10 @@ type Config struct {
 	// (an LDAP directory without uidNumber) to storage ids. Default
 	// "user_ids", or UsersTable+"_ids" for a non-default users table.
 	IDMapTable string
-	// StampsTable holds each user's last write timestamp (see Sequenced).
-	// Default: WBOTable+"_stamps".
-	StampsTable string
+	// StampsTable holds each user's last write timestamp (see Sequenced),
+	// SumsTable each collection's item count and bytes (see sums.go).
+	// Defaults: WBOTable+"_stamps", WBOTable+"_sums".
+	StampsTable, SumsTable string
 	// NodesTable holds the storage nodes and their capacities for node
 	// assignment (default "nodes"); NodesTable+"_users" which node each
 	// user got.
@@ -152,9 +153,10 @@ func (c Config) tables() (tables, error) {
 		ids:         pick(c.IDMapTable, idsDef),
 		stamps:      pick(c.StampsTable, wbo+"_stamps"),
 		nodes:       pick(c.NodesTable, "nodes"),
+		sums:        pick(c.SumsTable, wbo+"_sums"),
 	}
 	t.nodeUsers = t.nodes + "_users"
-	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps, t.nodes, t.nodeUsers} {
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps, t.nodes, t.nodeUsers, t.sums} {
 		if !tableName.MatchString(n) {
 			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
 		}
