@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,5 +130,121 @@ func TestLockoutWithMemcachedOut(t *testing.T) {
 				t.Errorf("%v counter operations failed in %v: the lockout path does not back off", errs, elapsed)
 			}
 		})
+	}
+}
+
+// answer is a response without the headers that vary by the second.
+func (r response) comparable() string {
+	h := r.Header.Clone()
+	for _, k := range []string{"Date", "X-Weave-Timestamp", "Retry-After"} {
+		h.Del(k)
+	}
+	return fmt.Sprintf("%d %v %q", r.Status, h, r.Body)
+}
+
+// TestGuessingThroughLegacyRoutes (issue 10 items 2 and 7): wrong
+// passwords sent to a route forwarded to PHP count towards lockout and
+// are logged, the lock then holds on every route whatever the mode, and
+// a locked account answers the same whatever password is sent. Before,
+// only native routes counted: 15 wrong passwords then the right one got
+// 200, with no AuthFail in the CEF log.
+func TestGuessingThroughLegacyRoutes(t *testing.T) {
+	s := startStack(t, "default: legacy\nroutes:\n  - match: \"GET /{version}/{user}/info/quota\"\n    mode: native\n",
+		stackOptions{extra: []string{"--lockout-max-failures", "5"}})
+	good := newUser(t, s.Proxy.URL, s.Proxy.URL, "guessme")
+	good.do("GET", "/1.0/guessme/info/collections", "", true).want(t, "login through legacy", 200, "")
+	for i := 0; i < 5; i++ {
+		bad := newClient(t, s.Proxy.URL, "guessme", fmt.Sprintf("guess %d", i))
+		if r := bad.do("GET", "/1.0/guessme/info/collections", "", true); r.Status != 401 {
+			t.Fatalf("guess %d through legacy: %d %q", i, r.Status, r.Body)
+		}
+	}
+	var first response
+	for i, path := range []string{"/1.0/guessme/info/collections", "/1.0/guessme/info/quota",
+		"/1.1/guessme/storage/bookmarks", "/user/1.0/guessme/email"} {
+		right := good.do("GET", path, "", true).want(t, "right password once locked: "+path, 401, `"Account locked"`)
+		wrong := newClient(t, s.Proxy.URL, "guessme", "wrong again").do("GET", path, "", true)
+		if right.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: locked answer without Retry-After", path)
+		}
+		if right.comparable() != wrong.comparable() {
+			t.Errorf("%s: a locked account answers differently with the right password:\nright %s\nwrong %s",
+				path, right.comparable(), wrong.comparable())
+		}
+		if i == 0 {
+			first = right
+		} else if right.comparable() != first.comparable() {
+			t.Errorf("%s: locked answer differs between legacy and native routes:\n%s\n%s", path, first.comparable(), right.comparable())
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(s.Proxy.Dir, "cef.log"))
+	if n := strings.Count(string(b), "|AuthFail|"); n < 5 {
+		t.Errorf("%d AuthFail events for 5 wrong passwords on a legacy route:\n%s", n, b)
+	}
+	if !strings.Contains(string(b), "|AccountLocked|") {
+		t.Errorf("no AccountLocked event")
+	}
+	if strings.Contains(string(b), "guess ") || strings.Contains(string(b), "correct horse") {
+		t.Errorf("a password reached cef.log")
+	}
+}
+
+// TestStrangersCannotSpendAUsersBudget (issue 10 item 1): requests
+// without valid credentials were charged to the user named in the path:
+// a stranger's 601 requests cut the victim's sync off with 503 and
+// X-Weave-Backoff. Now they spend the stranger's address's budget, on
+// native and legacy routes alike, and the victim is untouched.
+func TestStrangersCannotSpendAUsersBudget(t *testing.T) {
+	s := startStack(t, "default: legacy\nroutes:\n  - match: \"GET /{version}/{user}/info/quota\"\n    mode: native\n",
+		stackOptions{extra: []string{"--rate-reads", "10", "--trusted-proxies", "127.0.0.1"}})
+	victim := newUser(t, s.Proxy.URL, s.Proxy.URL, "victim")
+	for _, path := range []string{"/1.0/victim/info/collections", "/1.0/victim/info/quota"} {
+		stranger := newClient(t, s.Proxy.URL, "victim", "not the password")
+		limited := 0
+		for i := 0; i < 12; i++ {
+			// The stranger comes through the trusted front proxy (its
+			// X-Forwarded-For names the stranger's address), half the
+			// time with a wrong password: the budget per address is 10.
+			r := stranger.do("GET", path, "", i%2 == 0, "X-Forwarded-For", "203.0.113.50")
+			if r.Status == 503 {
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Errorf("%s: 12 stranger requests from one address, none limited", path)
+		}
+		victim.do("GET", path, "", true).want(t, "victim after a stranger's flood on "+path, 200, "")
+	}
+	// The victim's own budget still works.
+	limited := false
+	for i := 0; i < 12 && !limited; i++ {
+		limited = victim.do("GET", "/1.0/victim/info/collections", "", true).Status == 503
+	}
+	if !limited {
+		t.Error("the victim's own 12 reads were never limited by a budget of 10")
+	}
+}
+
+// TestDotSegmentsRefused (issue 10 item 8): a path with .. or %2e%2e was
+// forwarded raw to PHP, past the route table, budgets and user checks.
+func TestDotSegmentsRefused(t *testing.T) {
+	s := startStack(t, "default: legacy\n", stackOptions{})
+	newUser(t, s.Proxy.URL, s.Proxy.URL, "dotty")
+	for _, p := range []string{"/1.0/x/../dotty/info/collections", "/1.0/x/%2e%2e/dotty/info/collections",
+		"/1.0/dotty/storage/..%2f..%2fuser/1.0/dotty", "/user/1.0/x/%2E%2E/dotty"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.Proxy.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", p, resp.StatusCode)
+		}
 	}
 }

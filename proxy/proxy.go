@@ -32,6 +32,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"weaveproxy/internal/weaveurl"
 	"weaveproxy/proxy/forward"
 	"weaveproxy/proxy/metrics"
 	"weaveproxy/proxy/routes"
@@ -43,6 +44,14 @@ import (
 // safe for concurrent use; the context carries a deadline.
 type Invalidator interface {
 	InvalidateUser(ctx context.Context, username string)
+}
+
+// Guard admits or refuses a request before the proxy routes it. Admit
+// returns the request to route (it may carry what the guard learnt, such
+// as verified credentials) and true, or false once it has answered w
+// itself. The native server's guard (native/guard) is wired in cmd.
+type Guard interface {
+	Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool)
 }
 
 // Config is everything New needs. Table is required; Native is required
@@ -63,6 +72,9 @@ type Config struct {
 	Shadow Shadower
 	// Invalidator is called after legacy writes; nil: no cache, no-op.
 	Invalidator Invalidator
+	// Guard checks every request before it is routed, whatever its mode
+	// (credentials, lockout, rate budgets); nil admits everything.
+	Guard Guard
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Metrics registers the proxy's collectors; nil: not exported.
@@ -187,10 +199,37 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := st.table.Match(r)
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
-	side := p.dispatch(sw, r, st, m)
+	side := "proxy"
+	if ok := p.admit(sw, &r); ok {
+		side = p.dispatch(sw, r, st, m)
+	}
 	route, mode := metrics.Route(m.Name()), string(m.Mode())
 	p.metrics.Requests.WithLabelValues(route, mode, side, strconv.Itoa(sw.code())).Inc()
 	p.metrics.Duration.WithLabelValues(route, mode, side).Observe(time.Since(start).Seconds())
+}
+
+// InvalidPathBody is the 400 answer to a path with a dot segment.
+const InvalidPathBody = `"invalid path"`
+
+// admit refuses paths with "." or ".." segments (raw or percent-encoded)
+// before routing: legacy would normalise them into another route than the
+// one the table, the budgets and the user checks saw. Then the guard has
+// its say; it may replace *r.
+func (p *Proxy) admit(w http.ResponseWriter, r **http.Request) bool {
+	if weaveurl.HasDotSegment((*r).URL.EscapedPath()) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(InvalidPathBody))
+		return false
+	}
+	if p.cfg.Guard == nil {
+		return true
+	}
+	r2, ok := p.cfg.Guard.Admit(w, *r)
+	if ok {
+		*r = r2
+	}
+	return ok
 }
 
 // dispatch serves r and returns the metrics side label: legacy, native,

@@ -12,29 +12,29 @@ import (
 )
 
 // buildNativeOnly finishes a server with no routes.yaml: the native server
-// answers everything, behind the rate limiter, and the admin listener
-// offers health and metrics.
+// answers everything, behind the guard (credentials, lockout, budgets),
+// and the admin listener offers health and metrics.
 func buildNativeOnly(f *serveFlags, log *slog.Logger, a *app, np *nativeParts) error {
-	a.handler = rateLimited(f, np, np.server)
+	a.handler = np.guard.Handler(np.server)
 	a.admin = nativeAdmin(np)
 	return nil
 }
 
-// rateLimited puts per-user request budgets in front of h, shared through
-// memcache when it is configured.
-func rateLimited(f *serveFlags, np *nativeParts, h http.Handler) http.Handler {
-	if f.rateReads < 0 && f.rateWrites < 0 {
-		return h
+// limiter builds the request budgets, shared through memcache when it is
+// configured; nil when every budget is off.
+func limiter(f *serveFlags, np *nativeParts) *ratelimit.Limiter {
+	if f.rateReads < 0 && f.rateWrites < 0 && f.rateRegister < 0 {
+		return nil
 	}
 	cfg := ratelimit.Config{
-		Read:    ratelimit.Budget{Limit: int64(f.rateReads)},
-		Write:   ratelimit.Budget{Limit: int64(f.rateWrites)},
-		Metrics: np.registry, Logger: np.log,
+		Read:     ratelimit.Budget{Limit: int64(f.rateReads)},
+		Write:    ratelimit.Budget{Limit: int64(f.rateWrites)},
+		Register: ratelimit.Budget{Limit: int64(f.rateRegister)},
+		Metrics:  np.registry, Logger: np.log,
 		// The counter store logs its own changes of state.
 		OnStoreError: func(err error) { np.log.Debug("ratelimit: counter store", "err", err) },
 	}
-	lim := ratelimit.New(np.counters, cfg, np.events)
-	return lim.Wrap(h, ratelimit.Weave(false))
+	return ratelimit.New(np.counters, cfg, np.events)
 }
 
 // nativeAdmin serves /healthz, /readyz and /metrics for a native-only

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"weaveproxy/internal/clientip"
 	"weaveproxy/internal/dsn"
 	"weaveproxy/native"
 	"weaveproxy/native/auth"
@@ -23,6 +24,7 @@ import (
 	"weaveproxy/native/captcha"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/counter"
+	"weaveproxy/native/guard"
 	"weaveproxy/native/lockout"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
@@ -61,6 +63,7 @@ type nativeParts struct {
 	events   cef.Sink
 	registry *prometheus.Registry
 	log      *slog.Logger
+	guard    *guard.Guard // in front of every request, whatever its mode
 }
 
 func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
@@ -181,7 +184,8 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	loc.users = users
 	np.users = users
-	basic := auth.NewBasic(users, auth.BasicOptions{Events: events, CheckLocation: f.ownUsersOnly})
+	basic := auth.NewBasic(users, auth.BasicOptions{Events: events, CheckLocation: f.ownUsersOnly,
+		CredentialTTL: f.credentialTTL})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.
@@ -189,12 +193,19 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		OnRefused:    lockoutRefusals(np.registry),
 	}, events, time.Now)
 
+	front, err := clientip.Parse(f.trustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	np.guard = guard.New(guard.Config{Auth: np.lockout, Limiter: limiter(f, np), ClientAddr: front.Addr, Logger: log})
+
 	reg, secret, err := parseRegistration(f)
 	if err != nil {
 		return nil, err
 	}
 	cfg := native.Config{
-		Engine: np.engine, Users: users, Auth: np.lockout, Events: events, Logger: log,
+		// The guard has checked (and counted) the credentials already.
+		Engine: np.engine, Users: users, Auth: guard.Verified(np.lockout), Events: events, Logger: log,
 		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
 		Resets: resets(f, users),
 	}

@@ -23,7 +23,7 @@ func buildProxy(ctx context.Context, f *serveFlags, log *slog.Logger, a *app, np
 	}
 	cfg := proxy.Config{
 		Table: table, Native: np.server, NativeDryRun: np.server.DryRun(),
-		Logger: log, Metrics: np.registry,
+		Logger: log, Metrics: np.registry, Guard: np.guard,
 	}
 	if np.cache != nil {
 		// PHP writes behind the native cache's back: after each write
@@ -58,7 +58,7 @@ func buildProxy(ctx context.Context, f *serveFlags, log *slog.Logger, a *app, np
 			log.Error("routes watch stopped", "err", err)
 		}
 	}()
-	a.handler = rateLimited(f, np, p)
+	a.handler = p
 	mux := http.NewServeMux()
 	mux.Handle("POST /users/{name}/unlock", unlockHandler(np))
 	if shadowAdmin != nil {

@@ -46,15 +46,19 @@ type serveFlags struct {
 	rateReads    int
 	rateWrites   int
 	rateRegister int
-	diffDSN      string
-	shadowQueue  shadowQueue
-	logLevel     string
-	logFormat    string
-	drainTimeout time.Duration
-	timeouts     timeouts
-	adminToken   string // --admin-token-file
-	accounts     accountFlags
-	shards       shardFlags
+	// trustedProxies lists the front proxies whose X-Forwarded-For
+	// names the client (budgets of unauthenticated requests).
+	trustedProxies string
+	credentialTTL  time.Duration
+	diffDSN        string
+	shadowQueue    shadowQueue
+	logLevel       string
+	logFormat      string
+	drainTimeout   time.Duration
+	timeouts       timeouts
+	adminToken     string // --admin-token-file
+	accounts       accountFlags
+	shards         shardFlags
 }
 
 // timeouts bound how long one connection may hold the server: a client
@@ -141,6 +145,8 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.IntVar(&f.rateReads, "rate-reads", 0, "read requests per user per minute; 0: default budget, negative: off")
 	fs.IntVar(&f.rateWrites, "rate-writes", 0, "write requests per user per minute; 0: default budget, negative: off")
 	fs.IntVar(&f.rateRegister, "rate-register", 0, "account creations per client address per hour; 0: default (20), negative: off")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "front proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client")
+	fs.DurationVar(&f.credentialTTL, "credential-ttl", 10*time.Second, "how long verified credentials are remembered; negative: never")
 	fs.StringVar(&f.diffDSN, "diff-db", "", "shadow diff store: sqlite:PATH or mysql:DSN (default sqlite:weaveproxy-diff.db)")
 	fs.IntVar(&f.shadowQueue.workers, "shadow-workers", 2, "shadow mode: pairs compared at once")
 	fs.IntVar(&f.shadowQueue.pairs, "shadow-queue", 1024, "shadow mode: pairs waiting for comparison before new ones are dropped")

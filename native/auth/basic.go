@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"weaveproxy/native/cef"
@@ -22,6 +23,11 @@ type BasicOptions struct {
 	// CheckLocation refuses a user whose users.location is set and differs
 	// from the request's Host, as the legacy storage node did.
 	CheckLocation bool
+	// CredentialTTL is how long verified credentials are remembered
+	// (0: DefaultCredentialTTL; negative: never).
+	CredentialTTL time.Duration
+	// Now is the clock of that memory; nil means time.Now.
+	Now func() time.Time
 }
 
 // Basic authenticates HTTP Basic credentials against the legacy users table.
@@ -29,6 +35,7 @@ type Basic struct {
 	users  store.Users
 	events cef.Sink
 	opts   BasicOptions
+	cache  *credCache
 }
 
 var _ Authenticator = (*Basic)(nil)
@@ -39,7 +46,7 @@ func NewBasic(users store.Users, opts BasicOptions) *Basic {
 	if ev == nil {
 		ev = cef.Discard{}
 	}
-	return &Basic{users: users, events: ev, opts: opts}
+	return &Basic{users: users, events: ev, opts: opts, cache: newCredCache(opts.CredentialTTL, opts.Now)}
 }
 
 // credError is a failure that carries the CEF sentence describing it, so the
@@ -139,6 +146,9 @@ func (b *Basic) Authenticate(r *http.Request, pathUser string) (store.User, erro
 
 // check looks the user up and verifies password, status and node.
 func (b *Basic) check(r *http.Request, name, password string) (store.User, error) {
+	if u, ok := b.cache.get(name, password); ok {
+		return b.checkNode(r, u)
+	}
 	u, err := b.users.UserByName(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
@@ -162,9 +172,16 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 		b.fail(r, name, err)
 		return store.User{}, err
 	}
+	b.cache.put(name, password, u)
+	return b.checkNode(r, u)
+}
+
+// checkNode refuses a user who belongs to another storage node, when
+// that is checked.
+func (b *Basic) checkNode(r *http.Request, u store.User) (store.User, error) {
 	if b.opts.CheckLocation && u.Location != "" && !strings.EqualFold(u.Location, r.Host) {
 		err := &credError{ErrBadCredentials, "User authenticated to wrong node", 7}
-		b.fail(r, name, err)
+		b.fail(r, u.Username, err)
 		return store.User{}, err
 	}
 	return u, nil
