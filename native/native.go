@@ -39,8 +39,10 @@ type Config struct {
 	Registration userapi.Registration
 	// UserEndpoints are the public User API endpoints served; nil: all.
 	UserEndpoints map[string]bool
-	Captcha       captcha.Verifier
-	Resets        *auth.Resets
+	// PasswordHash is how new passwords are stored (zero: legacy md5).
+	PasswordHash auth.PasswordHash
+	Captcha      captcha.Verifier
+	Resets       *auth.Resets
 	// NodeURL is what node/weave answers for a user without a node;
 	// empty: the request's own scheme and host, so a lone Weave Minimal
 	// server sends clients to itself — unless Nodes is set, where empty
@@ -89,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		Users: cfg.Users, Auth: cfg.Auth, Events: cfg.Events, Logger: cfg.Logger,
 		Registration: cfg.Registration, Captcha: cfg.Captcha, Resets: cfg.Resets,
 		NodeURL: s.nodeURL, Nodes: cfg.Nodes, Endpoints: cfg.UserEndpoints,
+		PasswordHash: cfg.PasswordHash,
 	})
 	pages, err := resetpages.New(resetpages.Config{
 		Users: cfg.Users, Auth: cfg.Auth, Resets: cfg.Resets, Captcha: cfg.Captcha,
@@ -148,7 +151,7 @@ func (s *Server) view(tx store.Engine) (*Server, error) {
 	c.users = userapi.New(userapi.Config{
 		Users: users, Auth: quiet, Events: cef.Discard{}, Logger: s.cfg.Logger,
 		Registration: s.cfg.Registration, Captcha: s.cfg.Captcha, NodeURL: s.nodeURL, Nodes: s.cfg.Nodes.ReadOnly(),
-		Endpoints: s.cfg.UserEndpoints,
+		Endpoints: s.cfg.UserEndpoints, PasswordHash: s.cfg.PasswordHash,
 	})
 	pages, err := resetpages.New(resetpages.Config{Users: users, Auth: quiet, Captcha: s.cfg.Captcha, Logger: s.cfg.Logger})
 	if err != nil {

@@ -184,8 +184,12 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	}
 	loc.users = users
 	np.users = users
+	hashing, err := passwordHash(f)
+	if err != nil {
+		return nil, err
+	}
 	basic := auth.NewBasic(users, auth.BasicOptions{Events: events, CheckLocation: f.ownUsersOnly,
-		CredentialTTL: f.credentialTTL})
+		CredentialTTL: f.credentialTTL, PasswordHash: hashing, Logger: log})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.
@@ -207,7 +211,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		// The guard has checked (and counted) the credentials already.
 		Engine: np.engine, Users: users, Auth: guard.Verified(np.lockout), Events: events, Logger: log,
 		Registration: registration(reg, secret), NodeURL: f.nodeURL, QuotaKB: f.quotaKB,
-		Resets: resets(f, users),
+		Resets: resets(f, users, hashing), PasswordHash: hashing,
 	}
 	if cfg.Nodes, err = buildNodes(ctx, f.accounts.nodes, base); err != nil {
 		return nil, err
@@ -230,7 +234,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	log.Info("native server ready", "db", redactDSN(f.dsn), "engine", base.Name(),
-		"registration", reg, "quota_kb", f.quotaKB, "memcache", f.memcache != "", "auth", f.accounts.auth)
+		"registration", reg, "password_hash", hashing, "quota_kb", f.quotaKB, "memcache", f.memcache != "", "auth", f.accounts.auth)
 	return np, nil
 }
 
@@ -247,8 +251,8 @@ func registration(mode, secret string) userapi.Registration {
 // resets builds the reset-code service; without an SMTP host it has no
 // mailer and password_reset answers 503, as the Python server did with no
 // mail configured.
-func resets(f *serveFlags, users store.Users) *auth.Resets {
-	cfg := auth.ResetConfig{Users: users, PublicURL: f.publicURL}
+func resets(f *serveFlags, users store.Users, hashing auth.PasswordHash) *auth.Resets {
+	cfg := auth.ResetConfig{Users: users, PublicURL: f.publicURL, PasswordHash: hashing}
 	if f.smtpHost != "" {
 		cfg.Mailer = auth.NewSMTPMailer(auth.SMTPConfig{Host: f.smtpHost, Port: f.smtpPort, From: f.smtpFrom})
 	}

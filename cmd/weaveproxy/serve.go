@@ -16,6 +16,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"weaveproxy/internal/config"
+
+	"weaveproxy/native/auth"
 )
 
 // serveFlags is everything `weaveproxy serve` reads from its command line.
@@ -50,6 +52,7 @@ type serveFlags struct {
 	// names the client (budgets of unauthenticated requests).
 	trustedProxies string
 	credentialTTL  time.Duration
+	passwordHash   string
 	diffDSN        string
 	shadowQueue    shadowQueue
 	logLevel       string
@@ -146,6 +149,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.IntVar(&f.rateWrites, "rate-writes", 0, "write requests per user per minute; 0: default budget, negative: off")
 	fs.IntVar(&f.rateRegister, "rate-register", 0, "account creations per client address per hour; 0: default (20), negative: off")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "front proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client")
+	fs.StringVar(&f.passwordHash, "password-hash", "", "how new passwords are stored: bcrypt, or legacy (md5, what PHP reads); default bcrypt for the embedded SQLite server, legacy with --routes or MySQL")
 	fs.DurationVar(&f.credentialTTL, "credential-ttl", 10*time.Second, "how long verified credentials are remembered; negative: never")
 	fs.StringVar(&f.diffDSN, "diff-db", "", "shadow diff store: sqlite:PATH or mysql:DSN (default sqlite:weaveproxy-diff.db)")
 	fs.IntVar(&f.shadowQueue.workers, "shadow-workers", 2, "shadow mode: pairs compared at once")
@@ -293,6 +297,24 @@ func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []ne
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// passwordHash decides how new passwords are stored. Left empty: bcrypt
+// only for the embedded server; with --routes (a reload can send any
+// route back to PHP) or a MySQL database (PHP may share it) md5, the only
+// form PHP reads, until Ops choose bcrypt after the cutover.
+func passwordHash(f *serveFlags) (auth.PasswordHash, error) {
+	if f.passwordHash == "" {
+		if f.routes == "" && strings.HasPrefix(f.dsn, "sqlite:") {
+			return auth.HashBcrypt, nil
+		}
+		return auth.HashLegacy, nil
+	}
+	h, err := auth.ParsePasswordHash(f.passwordHash)
+	if err != nil {
+		return "", fmt.Errorf("--password-hash: %w", err)
+	}
+	return h, nil
 }
 
 // parseRegistration turns the --registration flag into a policy. Left

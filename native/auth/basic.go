@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"weaveproxy/native/cef"
 	"weaveproxy/native/store"
@@ -28,6 +31,12 @@ type BasicOptions struct {
 	CredentialTTL time.Duration
 	// Now is the clock of that memory; nil means time.Now.
 	Now func() time.Time
+	// PasswordHash HashBcrypt upgrades an account still holding md5 to
+	// bcrypt when it logs in; only once PHP no longer reads the users
+	// table (see PasswordHash).
+	PasswordHash PasswordHash
+	// Logger hears of failed upgrades; nil discards.
+	Logger *slog.Logger
 }
 
 // Basic authenticates HTTP Basic credentials against the legacy users table.
@@ -101,7 +110,13 @@ func HashPassword(password string) string {
 // legacy row can hold: the PHP form of HashPassword, or md5 of the plain
 // UTF-8 bytes (rows written by PHP versions without utf8_encode, or created
 // with a \u-escaped JSON body). Both compares always run, in constant time.
+//
+// An account whose users.md5 holds BcryptMarker is checked against its
+// bcrypt hash instead (and only that: PHP may not log it in either).
 func CheckPassword(u store.User, password string) bool {
+	if usesBcrypt(u) {
+		return u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), bcryptInput(password)) == nil
+	}
 	stored := []byte(strings.ToLower(strings.TrimSpace(u.MD5)))
 	php := subtle.ConstantTimeCompare(stored, []byte(HashPassword(password)))
 	plain := subtle.ConstantTimeCompare(stored, []byte(md5hex(password)))
@@ -146,9 +161,6 @@ func (b *Basic) Authenticate(r *http.Request, pathUser string) (store.User, erro
 
 // check looks the user up and verifies password, status and node.
 func (b *Basic) check(r *http.Request, name, password string) (store.User, error) {
-	if u, ok := b.cache.get(name, password); ok {
-		return b.checkNode(r, u)
-	}
 	u, err := b.users.UserByName(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
@@ -158,9 +170,15 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 	if err != nil {
 		return store.User{}, fmt.Errorf("auth: looking up %q: %w", name, err)
 	}
-	ok, err := VerifyPassword(r.Context(), b.users, u, password)
-	if err != nil {
-		return store.User{}, fmt.Errorf("auth: checking %q: %w", name, err)
+	// A backend that checks passwords itself (LDAP) keeps no hash in u
+	// to bind a cache entry to: its answers are not cached.
+	_, backend := b.users.(PasswordBackend)
+	cached := !backend && b.cache.verified(u, password)
+	ok := cached
+	if !ok {
+		if ok, err = VerifyPassword(r.Context(), b.users, u, password); err != nil {
+			return store.User{}, fmt.Errorf("auth: checking %q: %w", name, err)
+		}
 	}
 	if !ok {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
@@ -172,8 +190,36 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 		b.fail(r, name, err)
 		return store.User{}, err
 	}
-	b.cache.put(name, password, u)
+	if !cached {
+		if b.opts.PasswordHash == HashBcrypt && !usesBcrypt(u) {
+			b.upgrade(r, &u, password)
+		}
+		if !backend {
+			b.cache.remember(u, password)
+		}
+	}
 	return b.checkNode(r, u)
+}
+
+// upgrade replaces u's md5 with a bcrypt hash of the password that just
+// verified. A failure leaves the md5 in place (the login still succeeds)
+// and is tried again at the next login.
+func (b *Basic) upgrade(r *http.Request, u *store.User, password string) {
+	hs, ok := b.users.(store.PasswordHashes)
+	if _, backend := b.users.(PasswordBackend); !ok || backend {
+		return // the backend keeps passwords its own way
+	}
+	hash, err := bcryptHash(password)
+	if err == nil {
+		err = hs.SetPasswordHash(r.Context(), u.ID, hash, BcryptMarker)
+	}
+	if err != nil {
+		if b.opts.Logger != nil {
+			b.opts.Logger.WarnContext(r.Context(), "auth: upgrading a password hash to bcrypt", "user", u.Username, "err", err)
+		}
+		return
+	}
+	u.MD5, u.PasswordHash = BcryptMarker, hash
 }
 
 // checkNode refuses a user who belongs to another storage node, when

@@ -10,33 +10,30 @@ import (
 	"weaveproxy/native/store"
 )
 
-// DefaultCredentialTTL is how long a verified name and password are
-// remembered: long enough to cover the burst of requests of one sync,
-// short enough that a changed password or a deleted account stops working
-// promptly everywhere.
-const DefaultCredentialTTL = 10 * time.Second
+// DefaultCredentialTTL is how long a verified password is remembered. An
+// entry is bound to the stored hash it verified against, so a changed
+// password or a deleted account stops working at once whatever the TTL;
+// the TTL only bounds how long a process keeps an entry.
+const DefaultCredentialTTL = 5 * time.Minute
 
 // maxCachedCredentials bounds the cache; beyond it, it starts afresh.
 const maxCachedCredentials = 50_000
 
-// credCache remembers credentials that verified, keyed by an HMAC of
-// name and password under a key of this process: the proxy checks every
-// request's Basic credentials, and without it each one would cost a
-// database lookup (and, with --password-hash bcrypt, a deliberately slow
-// hash). Only successes are kept; a wrong password always reaches the
-// database and the lockout count.
+// credCache remembers passwords that verified, keyed by an HMAC (under a
+// key of this process) of the name, the password and the stored hash
+// they matched: the proxy checks every request's Basic credentials, and
+// with --password-hash bcrypt each check would cost a deliberately slow
+// hash. The user row is still read on every request, so a deleted,
+// disabled or re-passworded account is refused at once. Only successes
+// are kept; a wrong password always reaches the compare and the lockout
+// count.
 type credCache struct {
 	ttl time.Duration
 	now func() time.Time
 	key [32]byte
 
 	mu sync.Mutex
-	m  map[[32]byte]cachedUser
-}
-
-type cachedUser struct {
-	u       store.User
-	expires time.Time
+	m  map[[32]byte]time.Time // expiry
 }
 
 func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
@@ -49,48 +46,47 @@ func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
 	if now == nil {
 		now = time.Now
 	}
-	c := &credCache{ttl: ttl, now: now, m: map[[32]byte]cachedUser{}}
+	c := &credCache{ttl: ttl, now: now, m: map[[32]byte]time.Time{}}
 	if _, err := rand.Read(c.key[:]); err != nil {
 		return nil // no randomness: no cache rather than a guessable key
 	}
 	return c
 }
 
-func (c *credCache) id(name, password string) [32]byte {
+func (c *credCache) id(u store.User, password string) [32]byte {
 	m := hmac.New(sha256.New, c.key[:])
-	m.Write([]byte(name))
-	m.Write([]byte{0})
+	for _, s := range []string{u.Username, u.MD5, u.PasswordHash} {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
+	}
 	m.Write([]byte(password))
 	var out [32]byte
 	m.Sum(out[:0])
 	return out
 }
 
-// get returns the user verified with exactly name and password, if that
-// happened less than ttl ago.
-func (c *credCache) get(name, password string) (store.User, bool) {
+// verified reports whether password matched u's stored hash less than
+// ttl ago.
+func (c *credCache) verified(u store.User, password string) bool {
 	if c == nil {
-		return store.User{}, false
+		return false
 	}
-	k := c.id(name, password)
+	k := c.id(u, password)
 	c.mu.Lock()
-	e, ok := c.m[k]
+	exp, ok := c.m[k]
 	c.mu.Unlock()
-	if !ok || !c.now().Before(e.expires) {
-		return store.User{}, false
-	}
-	return e.u, true
+	return ok && c.now().Before(exp)
 }
 
-func (c *credCache) put(name, password string, u store.User) {
+func (c *credCache) remember(u store.User, password string) {
 	if c == nil {
 		return
 	}
-	k := c.id(name, password)
+	k := c.id(u, password)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxCachedCredentials {
-		c.m = map[[32]byte]cachedUser{}
+		c.m = map[[32]byte]time.Time{}
 	}
-	c.m[k] = cachedUser{u: u, expires: c.now().Add(c.ttl)}
+	c.m[k] = c.now().Add(c.ttl)
 }

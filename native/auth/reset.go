@@ -92,6 +92,8 @@ type ResetConfig struct {
 	// Host header, which an attacker controls (reset-link poisoning). Empty:
 	// the mail carries the code without a link.
 	PublicURL string
+	// PasswordHash is how the new password is stored (zero: legacy md5).
+	PasswordHash PasswordHash
 }
 
 // Resets issues, checks and clears password-reset codes, shared by the
@@ -186,11 +188,7 @@ func (s *Resets) Complete(ctx context.Context, u store.User, code, newPassword s
 	if err := s.Verify(ctx, u, code); err != nil {
 		return err
 	}
-	stored, err := StoredPassword(s.cfg.Users, newPassword)
-	if err != nil {
-		return fmt.Errorf("auth: hashing password: %w", err)
-	}
-	if err := s.cfg.Users.SetPasswordMD5(ctx, u.ID, stored); err != nil {
+	if err := s.cfg.PasswordHash.Set(ctx, s.cfg.Users, u.ID, newPassword); err != nil {
 		return fmt.Errorf("auth: setting password: %w", err)
 	}
 	return s.Clear(ctx, u)

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -150,6 +151,15 @@ func (e *Engine) UserByName(ctx context.Context, username string) (store.User, e
 
 func (e *Engine) SetPasswordMD5(ctx context.Context, userID int64, md5hex string) error {
 	return e.inner.SetPasswordMD5(ctx, userID, md5hex)
+}
+
+// SetPasswordHash passes through to an inner engine with a hash table.
+func (e *Engine) SetPasswordHash(ctx context.Context, userID int64, hash, marker string) error {
+	hs, ok := e.inner.(store.PasswordHashes)
+	if !ok {
+		return fmt.Errorf("cache: the engine below keeps no password hashes")
+	}
+	return hs.SetPasswordHash(ctx, userID, hash, marker)
 }
 
 func (e *Engine) SetEmail(ctx context.Context, userID int64, email string) error {

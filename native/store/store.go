@@ -105,12 +105,16 @@ type Query struct {
 type User struct {
 	ID       int64
 	Username string
-	// MD5 is the hex md5 of the password, as the legacy server stores it.
-	MD5      string
-	Email    string
-	Location string
-	Status   int
-	Alert    string
+	// MD5 is the hex md5 of the password, as the legacy server stores it,
+	// or a marker saying PasswordHash holds the password instead.
+	MD5 string
+	// PasswordHash is a salted hash (bcrypt) from a table of ours; the
+	// legacy md5 column is too narrow for it. Empty for legacy accounts.
+	PasswordHash string
+	Email        string
+	Location     string
+	Status       int
+	Alert        string
 }
 
 // ResetCode is a pending password-reset code for a user.
@@ -129,6 +133,7 @@ type Users interface {
 	// DeleteUser removes the user row and all of the user's storage,
 	// reset codes and ttl rows, in one transaction.
 	DeleteUser(ctx context.Context, userID int64) error
+	// SetPasswordMD5 stores the legacy form and drops any salted hash.
 	SetPasswordMD5(ctx context.Context, userID int64, md5hex string) error
 	SetEmail(ctx context.Context, userID int64, email string) error
 
@@ -137,6 +142,15 @@ type Users interface {
 	SetResetCode(ctx context.Context, userID int64, rc ResetCode) error
 	GetResetCode(ctx context.Context, userID int64) (ResetCode, error) // ErrNoResetCode
 	ClearResetCode(ctx context.Context, userID int64) error
+}
+
+// PasswordHashes is implemented by engines that keep salted password
+// hashes (bcrypt) in a table of their own beside the legacy users table;
+// CreateUser then stores User.PasswordHash there too.
+type PasswordHashes interface {
+	// SetPasswordHash stores hash in that table and marker in users.md5,
+	// together.
+	SetPasswordHash(ctx context.Context, userID int64, hash, marker string) error
 }
 
 // Storage is the WBO side of an engine. userID is users.id (wbo.username in

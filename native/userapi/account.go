@@ -140,11 +140,11 @@ func (h *Handler) newUser(r *http.Request, name string, body createBody) (store.
 			return store.User{}, codeErr(400, weave.CodeEmailMismatch, "e-mail does not match %q", name)
 		}
 	}
-	stored, err := auth.StoredPassword(h.cfg.Users, password)
-	if err != nil {
+	u := store.User{Username: name, Email: email, Status: 1}
+	if err := h.cfg.PasswordHash.Apply(h.cfg.Users, &u, password); err != nil {
 		return store.User{}, backend("hash password", err)
 	}
-	return store.User{Username: name, MD5: stored, Email: email, Status: 1}, nil
+	return u, nil
 }
 
 // passwordError maps the strength rule to Weave codes 7 and 9.

@@ -79,12 +79,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, req req
 		h.fail(w, r, err)
 		return
 	}
-	stored, err := auth.StoredPassword(h.cfg.Users, password)
-	if err != nil {
-		h.fail(w, r, backend("hash password", err))
-		return
-	}
-	if err := h.cfg.Users.SetPasswordMD5(r.Context(), u.ID, stored); err != nil {
+	if err := h.cfg.PasswordHash.Set(r.Context(), h.cfg.Users, u.ID, password); err != nil {
 		h.fail(w, r, backend("set password", err))
 		return
 	}

@@ -74,6 +74,8 @@ type Config struct {
 	// Operators move account management to the internal face by leaving
 	// names out here.
 	Endpoints map[string]bool
+	// PasswordHash is how new passwords are stored (zero: legacy md5).
+	PasswordHash auth.PasswordHash
 }
 
 // Handler is the User API. It is safe for concurrent use.

@@ -20,8 +20,8 @@ import (
 
 // tables are the (validated, unquoted) names of the engine's tables.
 type tables struct {
-	wbo, collections, users, ttl, reset, ids, stamps, sums string
-	nodes, nodeUsers                                       string
+	wbo, collections, users, ttl, reset, ids, stamps, sums, hashes string
+	nodes, nodeUsers                                               string
 }
 
 // dialect is everything that differs between the two backends. The queries

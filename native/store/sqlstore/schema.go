@@ -98,6 +98,9 @@ func mysqlSchema(t tables) []tableDDL {
   bytes BIGINT NOT NULL,
   high BIGINT NOT NULL,
   PRIMARY KEY (username, collection)` + opts}},
+		{t.hashes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.hashes) + ` (
+  userid INT NOT NULL PRIMARY KEY,
+  hash VARBINARY(255) NOT NULL` + opts}},
 	}
 }
 
@@ -182,5 +185,8 @@ func sqliteSchema(t tables) []tableDDL {
   bytes INTEGER NOT NULL,
   high INTEGER NOT NULL,
   PRIMARY KEY (username, collection))`}},
+		{t.hashes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.hashes) + ` (
+  userid INTEGER NOT NULL PRIMARY KEY,
+  hash TEXT NOT NULL)`}},
 	}
 }

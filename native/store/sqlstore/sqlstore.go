@@ -48,7 +48,11 @@ type Config struct {
 	// assignment (default "nodes"); NodesTable+"_users" which node each
 	// user got.
 	NodesTable string
-	Logger     *slog.Logger
+	// PasswordHashesTable holds salted password hashes (bcrypt), which
+	// do not fit the legacy users.md5 column (varbinary(32)); default
+	// "password_hashes", or UsersTable+"_password_hashes".
+	PasswordHashesTable string
+	Logger              *slog.Logger
 }
 
 // Engine is a store.Engine on an SQL database. Every method is safe for
@@ -140,9 +144,9 @@ func (c Config) tables() (tables, error) {
 	}
 	wbo := pick(c.WBOTable, "wbo")
 	users := pick(c.UsersTable, "users")
-	resetDef, idsDef := "reset_codes", "user_ids"
+	resetDef, idsDef, hashesDef := "reset_codes", "user_ids", "password_hashes"
 	if users != "users" {
-		resetDef, idsDef = users+"_reset_codes", users+"_ids"
+		resetDef, idsDef, hashesDef = users+"_reset_codes", users+"_ids", users+"_password_hashes"
 	}
 	t := tables{
 		wbo:         wbo,
@@ -154,9 +158,10 @@ func (c Config) tables() (tables, error) {
 		stamps:      pick(c.StampsTable, wbo+"_stamps"),
 		nodes:       pick(c.NodesTable, "nodes"),
 		sums:        pick(c.SumsTable, wbo+"_sums"),
+		hashes:      pick(c.PasswordHashesTable, hashesDef),
 	}
 	t.nodeUsers = t.nodes + "_users"
-	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps, t.nodes, t.nodeUsers, t.sums} {
+	for _, n := range []string{t.wbo, t.collections, t.users, t.ttl, t.reset, t.ids, t.stamps, t.nodes, t.nodeUsers, t.sums, t.hashes} {
 		if !tableName.MatchString(n) {
 			return t, fmt.Errorf("sqlstore: invalid table name %q", n)
 		}

@@ -28,7 +28,7 @@ func (e *Engine) SetAlert(ctx context.Context, userID int64, alert string) error
 // which MySQL's LOWER leaves alone: it is cast to text first (CHAR gives
 // SQLite text affinity too).
 func (e *Engine) UsersByEmail(ctx context.Context, email string) ([]store.User, error) {
-	rows, err := e.reader().QueryContext(ctx, userColumns+e.d.quote(e.t.users)+
+	rows, err := e.reader().QueryContext(ctx, userColumns+e.usersJoined()+
 		" WHERE LOWER(CAST(email AS CHAR)) = ? ORDER BY id LIMIT 100", strings.ToLower(email))
 	if err != nil {
 		return nil, e.wrap("users by email", err)

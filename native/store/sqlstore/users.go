@@ -43,8 +43,13 @@ func (e *Engine) CreateUser(ctx context.Context, u store.User) (int64, error) {
 		if err != nil {
 			return e.wrap("create user", err)
 		}
-		id, err = res.LastInsertId()
-		return e.wrap("create user", err)
+		if id, err = res.LastInsertId(); err != nil {
+			return e.wrap("create user", err)
+		}
+		if u.PasswordHash != "" {
+			return e.putHash(ctx, tx, id, u.PasswordHash)
+		}
+		return nil
 	})
 	return id, err
 }
@@ -62,25 +67,34 @@ func (e *Engine) UserByID(ctx context.Context, id int64) (store.User, error) {
 }
 
 func (e *Engine) user(ctx context.Context, op, where string, key any) (store.User, error) {
-	u, err := scanUser(e.reader().QueryRowContext(ctx, userColumns+e.d.quote(e.t.users)+" WHERE "+where, key))
+	u, err := scanUser(e.reader().QueryRowContext(ctx, userColumns+e.usersJoined()+" WHERE "+where, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("sqlstore: user %v: %w", key, store.ErrNotFound)
 	}
 	return u, e.wrap(op, err)
 }
 
-// userColumns selects what scanUser reads, up to the table name.
-const userColumns = "SELECT id, username, md5, email, location, status, alert FROM "
+// userColumns selects what scanUser reads, up to the table name
+// (usersJoined).
+const userColumns = "SELECT id, username, md5, email, location, status, alert, h.hash FROM "
+
+// usersJoined is the users table with its password hash, if any. The hash
+// table has no id or username column, so where clauses on those stay
+// unambiguous.
+func (e *Engine) usersJoined() string {
+	return e.d.quote(e.t.users) + " LEFT JOIN " + e.d.quote(e.t.hashes) + " h ON h.userid = id"
+}
 
 // scanUser reads one users row of userColumns.
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
-	var md5, email, location, alert sql.NullString
+	var md5, email, location, alert, hash sql.NullString
 	var status sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &md5, &email, &location, &status, &alert, &hash); err != nil {
 		return u, err
 	}
 	u.MD5, u.Email, u.Location, u.Alert = md5.String, email.String, location.String, alert.String
+	u.PasswordHash = hash.String
 	u.Status = int(status.Int64) // NULL is not 1: disabled, as PHP reads it
 	return u, nil
 }
@@ -92,9 +106,11 @@ func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
 		if err := e.deleteStorage(ctx, tx, userID); err != nil {
 			return err
 		}
-		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.reset)+
-			" WHERE userid = ?", userID); err != nil {
-			return err
+		for _, t := range []string{e.t.reset, e.t.hashes} {
+			if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(t)+
+				" WHERE userid = ?", userID); err != nil {
+				return err
+			}
 		}
 		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.stamps)+
 			" WHERE username = ?", userID); err != nil {
@@ -111,9 +127,34 @@ func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
 	})
 }
 
-// SetPasswordMD5 stores a new md5 hex of the password.
+// SetPasswordMD5 stores a new md5 hex of the password, the form PHP
+// reads, and drops any salted hash of an earlier password.
 func (e *Engine) SetPasswordMD5(ctx context.Context, userID int64, md5hex string) error {
-	return e.setUserColumn(ctx, userID, "md5", md5hex)
+	return e.withTx(ctx, func(tx querier) error {
+		if _, err := e.exec(ctx, tx, "set password", "DELETE FROM "+e.d.quote(e.t.hashes)+
+			" WHERE userid = ?", userID); err != nil {
+			return err
+		}
+		return e.setColumn(ctx, tx, userID, "md5", md5hex)
+	})
+}
+
+// SetPasswordHash stores a salted hash of the password in our own table
+// and marker in users.md5 (which no md5 hex equals, so PHP refuses the
+// account from then on), in one transaction.
+func (e *Engine) SetPasswordHash(ctx context.Context, userID int64, hash, marker string) error {
+	return e.withTx(ctx, func(tx querier) error {
+		if err := e.setColumn(ctx, tx, userID, "md5", marker); err != nil {
+			return err
+		}
+		return e.putHash(ctx, tx, userID, hash)
+	})
+}
+
+func (e *Engine) putHash(ctx context.Context, tx querier, userID int64, hash string) error {
+	_, err := e.exec(ctx, tx, "set password hash", "INSERT INTO "+e.d.quote(e.t.hashes)+
+		" (userid, hash) VALUES (?, ?)"+e.d.upsert("userid")+"hash = "+e.d.excluded("hash"), userID, hash)
+	return err
 }
 
 // SetEmail stores a new e-mail address.
@@ -122,15 +163,17 @@ func (e *Engine) SetEmail(ctx context.Context, userID int64, email string) error
 }
 
 func (e *Engine) setUserColumn(ctx context.Context, userID int64, col string, v any) error {
-	return e.withTx(ctx, func(tx querier) error {
-		n, err := e.exec(ctx, tx, "set "+col, "UPDATE "+e.d.quote(e.t.users)+" SET "+col+" = ? WHERE id = ?", v, userID)
-		if err != nil || n > 0 {
-			return err
-		}
-		// MySQL counts changed rows, not matched ones: an update to the
-		// same value says 0 too.
-		return e.userExists(ctx, tx, userID)
-	})
+	return e.withTx(ctx, func(tx querier) error { return e.setColumn(ctx, tx, userID, col, v) })
+}
+
+func (e *Engine) setColumn(ctx context.Context, tx querier, userID int64, col string, v any) error {
+	n, err := e.exec(ctx, tx, "set "+col, "UPDATE "+e.d.quote(e.t.users)+" SET "+col+" = ? WHERE id = ?", v, userID)
+	if err != nil || n > 0 {
+		return err
+	}
+	// MySQL counts changed rows, not matched ones: an update to the
+	// same value says 0 too.
+	return e.userExists(ctx, tx, userID)
 }
 
 func (e *Engine) userExists(ctx context.Context, q querier, userID int64) error {
