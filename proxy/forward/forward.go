@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -29,6 +30,10 @@ import (
 // ErrUnavailable is the Result.Err of a request the open (or probing)
 // breaker refused without contacting legacy.
 var ErrUnavailable = errors.New("forward: legacy unavailable (circuit breaker open)")
+
+// ErrBusy is the Result.Err of a request that found every one of the
+// upstream's max_connections busy for queue_timeout.
+var ErrBusy = errors.New("forward: legacy busy (no free connection within queue_timeout)")
 
 // UnavailableBody is the JSON string the proxy answers when legacy is down,
 // in the style of the Python server's "server issue: ..." 503 bodies.
@@ -62,6 +67,13 @@ type Upstream struct {
 	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
 	log       *slog.Logger
 	backoff   string
+	// slots holds one token per connection legacy may have (nil: no cap).
+	slots chan struct{}
+	// opened is done when the breaker opens; it is replaced by a fresh
+	// one at each opening. Requests waiting on legacy then are released.
+	openMu sync.Mutex
+	opened context.Context
+	open   context.CancelFunc
 }
 
 // New builds the transport, reverse proxy and breaker for cfg.
@@ -72,6 +84,10 @@ func New(cfg routes.Upstream, opt Options) *Upstream {
 	}
 	u := &Upstream{cfg: cfg, target: cfg.Target(), log: log,
 		backoff: strconv.Itoa(cfg.Breaker.BackoffSeconds())}
+	if cfg.MaxConnections > 0 {
+		u.slots = make(chan struct{}, cfg.MaxConnections)
+	}
+	u.opened, u.open = context.WithCancel(context.Background())
 	u.transport = &http.Transport{
 		// Legacy is a known address: never route it through an
 		// environment HTTP proxy.
@@ -112,6 +128,9 @@ func New(cfg routes.Upstream, opt Options) *Upstream {
 				lvl = slog.LevelInfo
 			}
 			log.Log(context.Background(), lvl, "legacy circuit breaker", "upstream", cfg.URL, "from", from.String(), "to", to.String())
+			if to == gobreaker.StateOpen {
+				u.releaseWaiting()
+			}
 			if opt.OnStateChange != nil {
 				opt.OnStateChange(from.String(), to.String())
 			}
@@ -151,6 +170,32 @@ func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Res
 	// Whatever happens (a panic aborting the copy included), the breaker
 	// hears about this request exactly once.
 	defer st.report(errClientGone)
+	opened := u.currentOpen()
+	release, err := u.acquire(r.Context(), opened)
+	if err != nil {
+		st.report(errClientGone) // not legacy's failure: it was never asked
+		if r.Context().Err() != nil {
+			w.WriteHeader(499)
+			st.finish(Result{Status: 499, Synthetic: true, Err: err})
+			return
+		}
+		u.unavailable(w)
+		st.finish(Result{Status: http.StatusServiceUnavailable, Synthetic: true, Err: err})
+		return
+	}
+	defer release()
+	// When the breaker opens while legacy still owes this request its
+	// answer's headers, the request is released at once with the same
+	// 503 and back-off as the ones the open breaker refuses, instead of
+	// waiting out the response timeout.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	stop := context.AfterFunc(opened, func() {
+		if !st.answered.Load() {
+			cancel(ErrUnavailable)
+		}
+	})
+	defer stop()
 	// The transport still reads r.Body after sending it (a last read to
 	// check nothing follows Content-Length) while the answer already
 	// streams back. By default net/http's HTTP/1 server drains and closes
@@ -163,8 +208,7 @@ func (u *Upstream) Forward(w http.ResponseWriter, r *http.Request, done func(Res
 	_ = http.NewResponseController(w).EnableFullDuplex()
 	st.guard = &headerGuard{ResponseWriter: w}
 	defer st.guard.finish()
-	ctx := context.WithValue(r.Context(), stateKey{}, st)
-	u.rp.ServeHTTP(st.guard, r.WithContext(ctx))
+	u.rp.ServeHTTP(st.guard, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
 }
 
 var (
@@ -183,6 +227,7 @@ type reqState struct {
 	guard       *headerGuard // the client's writer, buffered
 	reported    sync.Once
 	finished    sync.Once
+	answered    atomic.Bool // legacy's answer headers arrived
 }
 
 func (s *reqState) report(err error) {
@@ -234,6 +279,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 
 func (u *Upstream) modifyResponse(res *http.Response) error {
 	st := stateOf(res.Request)
+	st.answered.Store(true)
 	switch res.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		st.report(errStatus)
@@ -253,6 +299,14 @@ func (u *Upstream) modifyResponse(res *http.Response) error {
 
 func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r)
+	if errors.Is(context.Cause(r.Context()), ErrUnavailable) {
+		// Released when the breaker opened. Legacy may still apply a
+		// write it had received: Reached stays true (cache invalidation).
+		st.report(errClientGone)
+		u.unavailable(w)
+		st.finish(Result{Status: http.StatusServiceUnavailable, Synthetic: true, Err: ErrUnavailable, Reached: !isDialError(err)})
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client left (or the server is shutting down): not legacy's
 		// fault, and nobody reads an answer. 499 as nginx logs it.
@@ -265,6 +319,53 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	u.log.Warn("legacy request failed", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
 	u.unavailable(w)
 	st.finish(Result{Status: http.StatusServiceUnavailable, Synthetic: true, Err: err, Reached: !isDialError(err)})
+}
+
+// currentOpen is the context that ends at the breaker's next opening.
+func (u *Upstream) currentOpen() context.Context {
+	u.openMu.Lock()
+	defer u.openMu.Unlock()
+	return u.opened
+}
+
+// releaseWaiting ends the current opening's context (releasing every
+// request waiting for a connection or for legacy's answer) and starts the
+// next one.
+func (u *Upstream) releaseWaiting() {
+	u.openMu.Lock()
+	defer u.openMu.Unlock()
+	u.open()
+	u.opened, u.open = context.WithCancel(context.Background())
+}
+
+// acquire takes one of the upstream's connection slots, waiting at most
+// queue_timeout, and gives up early when the breaker opens or the client
+// leaves. release gives the slot back.
+func (u *Upstream) acquire(ctx, opened context.Context) (release func(), err error) {
+	if u.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case u.slots <- struct{}{}:
+		return func() { <-u.slots }, nil
+	default:
+	}
+	wait := u.cfg.QueueTimeout
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case u.slots <- struct{}{}:
+		return func() { <-u.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-opened.Done():
+		return nil, ErrUnavailable
+	case <-ctx.Done():
+		return nil, errClientGone
+	}
 }
 
 // unavailable is the answer when legacy cannot be used: Sync clients stop

@@ -27,14 +27,17 @@ var defaultUpstream = Upstream{
 	DialTimeout:           2 * time.Second,
 	ResponseHeaderTimeout: 30 * time.Second,
 	IdleConnTimeout:       90 * time.Second,
-	MaxIdleConnections:    64,
-	PreserveHost:          true,
-	ReadyPath:             "/",
+	// Without a cap a slow legacy gets one connection per waiting client,
+	// enough to exhaust php-fpm's workers; set it to pm.max_children.
+	MaxConnections:     32,
+	QueueTimeout:       10 * time.Second,
+	MaxIdleConnections: 64,
+	PreserveHost:       true,
+	ReadyPath:          "/",
 	Breaker: Breaker{
 		Failures:         5,
 		OpenFor:          10 * time.Second,
 		HalfOpenRequests: 1,
-		Backoff:          30 * time.Second,
 	},
 }
 
@@ -160,6 +163,7 @@ func (p *parser) upstream(n *yaml.Node, u *Upstream) {
 		"idle_conn_timeout":       func(v *yaml.Node) { u.IdleConnTimeout = p.duration(v, false) },
 		"max_connections":         func(v *yaml.Node) { u.MaxConnections = p.integer(v, 0, 1<<20) },
 		"max_idle_connections":    func(v *yaml.Node) { u.MaxIdleConnections = p.integer(v, 0, 1<<20) },
+		"queue_timeout":           func(v *yaml.Node) { u.QueueTimeout = p.duration(v, false) },
 		"preserve_host":           func(v *yaml.Node) { u.PreserveHost = p.boolean(v) },
 		"ready_path":              func(v *yaml.Node) { u.ReadyPath = p.path(v) },
 		"breaker":                 func(v *yaml.Node) { p.breaker(v, &u.Breaker) },

@@ -66,11 +66,14 @@ type Upstream struct {
 	DialTimeout           time.Duration // TCP connect
 	ResponseHeaderTimeout time.Duration // request sent → response headers
 	IdleConnTimeout       time.Duration
-	MaxConnections        int    // per host, 0 = unlimited
-	MaxIdleConnections    int    // kept alive per host
-	PreserveHost          bool   // send the client's Host (PHP checks users.location against it)
-	ReadyPath             string // GET target of the readiness probe
-	Breaker               Breaker
+	MaxConnections        int // per host, 0 = unlimited
+	// QueueTimeout bounds the wait for a connection when MaxConnections
+	// are busy; then the proxy answers 503 with back-off.
+	QueueTimeout       time.Duration
+	MaxIdleConnections int    // kept alive per host
+	PreserveHost       bool   // send the client's Host (PHP checks users.location against it)
+	ReadyPath          string // GET target of the readiness probe
+	Breaker            Breaker
 }
 
 // Target returns the parsed URL; Parse has validated it.
@@ -88,13 +91,19 @@ type Breaker struct {
 	OpenFor          time.Duration // open → half-open
 	HalfOpenRequests uint32        // probes let through while half-open
 	Interval         time.Duration // closed-state count reset period, 0 = never
-	Backoff          time.Duration // Retry-After / X-Weave-Backoff while open
+	Backoff          time.Duration // Retry-After / X-Weave-Backoff while open; 0 = OpenFor
 }
 
-// BackoffSeconds is Backoff rounded up to whole seconds, at least 1: the
-// unit of Retry-After and X-Weave-Backoff.
+// BackoffSeconds is the back-off clients are told (Backoff, or OpenFor
+// when it is not set, so the advertised wait is how long the breaker
+// stays open) rounded up to whole seconds, at least 1: the unit of
+// Retry-After and X-Weave-Backoff.
 func (b Breaker) BackoffSeconds() int {
-	s := int((b.Backoff + time.Second - 1) / time.Second)
+	d := b.Backoff
+	if d <= 0 {
+		d = b.OpenFor
+	}
+	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
 }
 

@@ -104,10 +104,15 @@ routes:
 	}
 	want := Upstream{URL: "https://php.internal:8443/weave", DialTimeout: 500 * time.Millisecond,
 		ResponseHeaderTimeout: 5 * time.Second, IdleConnTimeout: 90 * time.Second, MaxConnections: 32,
-		MaxIdleConnections: 64, PreserveHost: false, ReadyPath: "/",
+		QueueTimeout: 10 * time.Second, MaxIdleConnections: 64, PreserveHost: false, ReadyPath: "/",
 		Breaker: Breaker{Failures: 3, OpenFor: 2 * time.Second, HalfOpenRequests: 2, Interval: time.Minute, Backoff: 1500 * time.Millisecond}}
 	if d := cmp.Diff(want, tb.Legacy); d != "" {
 		t.Error(d)
+	}
+	// Without backoff, clients are told to wait as long as the breaker
+	// stays open (issue 10 item 11): one setting.
+	if got := (Breaker{OpenFor: 10 * time.Second}).BackoffSeconds(); got != 10 {
+		t.Errorf("back-off without a backoff key: %d s, want open_for's 10", got)
 	}
 	if got := tb.Legacy.Breaker.BackoffSeconds(); got != 2 {
 		t.Errorf("backoff 1.5s rounds up to 2 s, got %d", got)
