@@ -15,7 +15,7 @@ import (
 
 // buildApp builds the server as `weaveproxy serve args...` would, in a
 // temporary directory (SQLite database and CEF file there).
-func buildApp(t *testing.T, args ...string) *app {
+func buildApp(t testing.TB, args ...string) *app {
 	t.Helper()
 	dir := t.TempDir()
 	all := append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"),
@@ -91,7 +91,7 @@ func TestDSNPasswordNeverShown(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, h http.Handler, path, body string, hdr ...string) *httptest.ResponseRecorder {
+func put(t testing.TB, h http.Handler, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest("PUT", path, strings.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
