@@ -9,8 +9,10 @@ import (
 	"weaveproxy/internal/config"
 )
 
-// installedConfig is where scripts/install.sh puts the settings file.
-const installedConfig = "/etc/weaveproxy/weaveproxy.yaml"
+// installedConfig is where scripts/install.sh puts the settings file;
+// serve reads it when it exists and --config names no other (a variable
+// so that tests can point it elsewhere).
+var installedConfig = "/etc/weaveproxy/weaveproxy.yaml"
 
 // runConfig: `weaveproxy config check [--config FILE] [serve flags]`
 // validates a settings file as serve would read it and prints every

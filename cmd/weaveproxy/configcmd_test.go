@@ -95,3 +95,26 @@ func hasSetting(out, name, value, source string) bool {
 	}
 	return false
 }
+
+// serve reads the installed settings file when it exists and --config
+// names no other; --config "" reads none.
+func TestServeReadsTheInstalledConfig(t *testing.T) {
+	saved := installedConfig
+	t.Cleanup(func() { installedConfig = saved })
+	installedConfig = filepath.Join(t.TempDir(), "weaveproxy.yaml")
+	if f, err := parseServeFlags(nil, io.Discard); err != nil || f.quotaKB != 5120 {
+		t.Fatalf("no installed file: quota %v, %v", f.quotaKB, err)
+	}
+	if err := os.WriteFile(installedConfig, []byte("quota-kb: 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := parseServeFlags(nil, io.Discard); err != nil || f.quotaKB != 7 {
+		t.Errorf("installed file not read: quota %v, %v", f.quotaKB, err)
+	}
+	if f, err := parseServeFlags([]string{"--quota-kb", "9"}, io.Discard); err != nil || f.quotaKB != 9 {
+		t.Errorf("the command line does not win: quota %v, %v", f.quotaKB, err)
+	}
+	if f, err := parseServeFlags([]string{"--config", ""}, io.Discard); err != nil || f.quotaKB != 5120 {
+		t.Errorf(`--config "" still read the file: quota %v, %v`, f.quotaKB, err)
+	}
+}

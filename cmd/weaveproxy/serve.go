@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +123,14 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.String("config", "", "settings file (weaveproxy.yaml): any flag below as `name: value`; the command line wins")
+	// The installed settings file applies when it exists; --config names
+	// another, --config "" none. Without it the bare binary stays Weave
+	// Minimal, configured by its defaults.
+	defConfig := ""
+	if _, err := os.Stat(installedConfig); err == nil {
+		defConfig = installedConfig
+	}
+	fs.String("config", defConfig, "settings file (weaveproxy.yaml): any flag below as `name: value`; the command line wins (default: "+installedConfig+" when it exists)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "Sync listener address")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:9090", "admin API address (routes, metrics, health); empty disables")
 	fs.StringVar(&f.dsn, "db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
