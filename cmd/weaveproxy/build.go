@@ -162,6 +162,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	np.counters = counter.NewMemory()
 	if f.memcache != "" {
 		mc := counter.NewMemcacheClient(strings.Split(f.memcache, ",")...)
+		mc.Timeout = f.memcacheTimeout
 		onError := memcacheErrors(np.registry)
 		// Lockout and rate counters fall back to this process's memory
 		// while memcached fails, backing off as the cache does: they keep
@@ -171,7 +172,7 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 			Logger: log, OnError: func(op string, err error) { onError("counter_"+op, err) },
 		})
 		np.cache = cache.New(np.engine, mc, cache.Config{
-			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log, OnError: onError,
+			TabsInMemcacheOnly: f.tabsMemOnly, Logger: log, OnError: onError, Timeout: f.memcacheTimeout,
 		})
 		np.engine = np.cache
 	} else {

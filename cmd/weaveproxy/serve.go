@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"weaveproxy/internal/config"
+	"weaveproxy/native/counter"
 
 	"weaveproxy/native/auth"
 )
@@ -31,24 +32,27 @@ type serveFlags struct {
 	routes       string
 	quotaKB      float64
 	memcache     string
-	tabsMemOnly  bool
-	cefFile      string
-	cefSyslog    string
-	nodeURL      string
-	ownUsersOnly bool // --check-location
-	publicURL    string
-	smtpHost     string
-	smtpPort     int
-	smtpFrom     string
-	captchaURL   string
-	captchaPub   string
-	captchaPriv  string
-	lockMax      int64
-	lockWindow   time.Duration
-	lockFor      time.Duration
-	rateReads    int
-	rateWrites   int
-	rateRegister int
+	// memcacheTimeout bounds one memcache operation; past it memcache
+	// counts as down and everything backs off to the database and memory.
+	memcacheTimeout time.Duration
+	tabsMemOnly     bool
+	cefFile         string
+	cefSyslog       string
+	nodeURL         string
+	ownUsersOnly    bool // --check-location
+	publicURL       string
+	smtpHost        string
+	smtpPort        int
+	smtpFrom        string
+	captchaURL      string
+	captchaPub      string
+	captchaPriv     string
+	lockMax         int64
+	lockWindow      time.Duration
+	lockFor         time.Duration
+	rateReads       int
+	rateWrites      int
+	rateRegister    int
 	// trustedProxies lists the front proxies whose X-Forwarded-For
 	// names the client (budgets of unauthenticated requests).
 	trustedProxies string
@@ -95,6 +99,9 @@ func (f *serveFlags) checkValues() error {
 	if f.quotaKB < 0 {
 		return fmt.Errorf("--quota-kb %v: want 0 (no quota) or a positive size in KB", f.quotaKB)
 	}
+	if f.memcacheTimeout <= 0 {
+		return fmt.Errorf("--memcache-timeout %v: want a positive duration", f.memcacheTimeout)
+	}
 	if f.memcache != "" {
 		for _, addr := range strings.Split(f.memcache, ",") {
 			if strings.HasPrefix(addr, "/") {
@@ -138,6 +145,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.StringVar(&f.routes, "routes", "", "routes.yaml: run as the proxy in front of the legacy server")
 	fs.Float64Var(&f.quotaKB, "quota-kb", 5120, "storage quota per user in KB; 0 disables")
 	fs.StringVar(&f.memcache, "memcache", "", "memcached servers, comma-separated")
+	fs.DurationVar(&f.memcacheTimeout, "memcache-timeout", counter.DefaultMemcacheTimeout, "how long one memcache operation may take before memcache counts as down")
 	fs.BoolVar(&f.tabsMemOnly, "tabs-memcache-only", false, "keep tabs in memcache alone (only once no route is legacy)")
 	fs.StringVar(&f.cefFile, "cef-file", "", "CEF security event file (default cef.log)")
 	fs.StringVar(&f.cefSyslog, "cef-syslog", "", "send CEF events to syslog at udp:HOST:PORT, tcp:HOST:PORT or unix:PATH")

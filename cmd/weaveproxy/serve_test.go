@@ -54,6 +54,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--memcache", "127.0.0.1:11211,cache"}, `--memcache "cache"`},
 		{[]string{"--memcache", "127.0.0.1:x"}, `--memcache "127.0.0.1:x"`},
 		{[]string{"--listen", "8080"}, "--listen"},
+		{[]string{"--memcache-timeout", "0s"}, "--memcache-timeout"},
 	} {
 		dir := t.TempDir()
 		args := append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db")}, tc.args...)
