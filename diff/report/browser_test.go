@@ -143,6 +143,11 @@ func TestReportExplainsItselfInChromium(t *testing.T) {
 	if !strings.HasPrefix(why, "1 of the last 3 pairs differ") {
 		t.Errorf("verdict %q does not lead with its cause", why)
 	}
+	// The route's pairs came a minute apart: buckets sized to that
+	// few-minute run show several points, not one hour-wide dot.
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#r2 svg.chart circle").length`)); n < 3 {
+		t.Errorf("a few-minute run drew %d points", n)
+	}
 	do(t, ctx, chromedp.Click(chromedp.CSS(`#routes a[href="#r1"]`)), chromedp.WaitVisible(chromedp.CSS("#r1")))
 	rules := run(t, ctx, chromedp.Text(chromedp.CSS("#r1 table.equalby")))
 	if !strings.Contains(rules, "timestamp tolerance") {

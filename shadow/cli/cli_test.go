@@ -198,9 +198,14 @@ func TestReplayProgressSummaryAndBackoff(t *testing.T) {
 	if err := os.WriteFile(file, []byte(lines.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, err := run(t, replayRun, file, "--against", srv.URL, "--diff-db", "sqlite:"+filepath.Join(t.TempDir(), "r.db"))
+	dir := t.TempDir()
+	out, stderr, err := run(t, replayRun, file, "--against", srv.URL, "--diff-db", "sqlite:"+filepath.Join(dir, "r.db"), "--out", dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !strings.Contains(string(html), "<title>Replay of "+file+" against "+srv.URL+"</title>") {
+		t.Errorf("the replay's report is not titled with its file and target (%v)", err)
 	}
 	for _, want := range []string{"ROUTE", infoRoute, "... and 10 more differing pairs", "rate limiting", "--rate-reads -1"} {
 		if !strings.Contains(out, want) {
