@@ -202,7 +202,8 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	np.guard = guard.New(guard.Config{Auth: np.lockout, Limiter: limiter(f, np), ClientAddr: front.Addr, Logger: log})
+	np.guard = guard.New(guard.Config{Auth: np.lockout, Limiter: limiter(f, np), ClientAddr: front.Addr,
+		Forget: basic.Forget, Logger: log})
 
 	reg, secret, err := parseRegistration(f)
 	if err != nil {

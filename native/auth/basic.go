@@ -29,7 +29,10 @@ type BasicOptions struct {
 	// CredentialTTL is how long verified credentials are remembered
 	// (0: DefaultCredentialTTL; negative: never).
 	CredentialTTL time.Duration
-	// Now is the clock of that memory; nil means time.Now.
+	// RecentTTL is how long a successful login is answered without
+	// reading the users table (0: DefaultRecentTTL; negative: never).
+	RecentTTL time.Duration
+	// Now is the clock of both memories; nil means time.Now.
 	Now func() time.Time
 	// PasswordHash HashBcrypt upgrades an account still holding md5 to
 	// bcrypt when it logs in; only once PHP no longer reads the users
@@ -45,6 +48,7 @@ type Basic struct {
 	events cef.Sink
 	opts   BasicOptions
 	cache  *credCache
+	recent *recentLogins
 }
 
 var _ Authenticator = (*Basic)(nil)
@@ -55,7 +59,8 @@ func NewBasic(users store.Users, opts BasicOptions) *Basic {
 	if ev == nil {
 		ev = cef.Discard{}
 	}
-	return &Basic{users: users, events: ev, opts: opts, cache: newCredCache(opts.CredentialTTL, opts.Now)}
+	return &Basic{users: users, events: ev, opts: opts, cache: newCredCache(opts.CredentialTTL, opts.Now),
+		recent: newRecentLogins(opts.RecentTTL, opts.Now)}
 }
 
 // credError is a failure that carries the CEF sentence describing it, so the
@@ -161,6 +166,9 @@ func (b *Basic) Authenticate(r *http.Request, pathUser string) (store.User, erro
 
 // check looks the user up and verifies password, status and node.
 func (b *Basic) check(r *http.Request, name, password string) (store.User, error) {
+	if u, ok := b.recent.get(name, password); ok {
+		return b.checkNode(r, u)
+	}
 	u, err := b.users.UserByName(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		err := &credError{ErrBadCredentials, "User Authentication Failed", 5}
@@ -198,8 +206,16 @@ func (b *Basic) check(r *http.Request, name, password string) (store.User, error
 			b.cache.remember(u, password)
 		}
 	}
+	if !backend {
+		b.recent.put(name, password, u)
+	}
 	return b.checkNode(r, u)
 }
+
+// Forget drops what this process remembers of name's recent logins
+// ("" forgets everyone): call it when an account's password, status or
+// existence is about to change.
+func (b *Basic) Forget(name string) { b.recent.forget(name) }
 
 // upgrade replaces u's md5 with a bcrypt hash of the password that just
 // verified. A failure leaves the md5 in place (the login still succeeds)

@@ -9,6 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"weaveproxy/e2e/testenv"
 
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/storetest"
@@ -109,7 +112,7 @@ func TestCachedCredentialsFollowTheStoredHash(t *testing.T) {
 	ctx := context.Background()
 	eng := storetest.SQLite().Open(t)
 	u := storetest.AddUser(t, eng, store.User{Username: "cachy", MD5: HashPassword("first password"), Status: 1})
-	b := NewBasic(eng, BasicOptions{PasswordHash: HashBcrypt})
+	b := NewBasic(eng, BasicOptions{PasswordHash: HashBcrypt, RecentTTL: -1})
 	for i := 0; i < 2; i++ {
 		if err := login(t, b, "cachy", "first password"); err != nil {
 			t.Fatal(err)
@@ -129,5 +132,38 @@ func TestCachedCredentialsFollowTheStoredHash(t *testing.T) {
 	}
 	if err := login(t, b, "cachy", "second password"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("deleted account: %v", err)
+	}
+}
+
+// TestRecentLogins: a login is answered from memory for RecentTTL, until
+// Forget (the guard calls it before an account change) or the TTL ends.
+func TestRecentLogins(t *testing.T) {
+	ctx := context.Background()
+	eng := storetest.SQLite().Open(t)
+	u := storetest.AddUser(t, eng, store.User{Username: "recent", MD5: HashPassword("first password"), Status: 1})
+	clk := testenv.NewClock(time.Now())
+	b := NewBasic(eng, BasicOptions{Now: clk.Now})
+	if err := login(t, b, "recent", "first password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := HashLegacy.Set(ctx, eng, u.ID, "second password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(t, b, "recent", "first password"); err != nil {
+		t.Fatalf("within RecentTTL, changed elsewhere: %v", err)
+	}
+	clk.Advance(DefaultRecentTTL)
+	if err := login(t, b, "recent", "first password"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("after RecentTTL: %v", err)
+	}
+	if err := login(t, b, "recent", "second password"); err != nil {
+		t.Fatal(err)
+	}
+	b.Forget("recent")
+	if err := eng.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(t, b, "recent", "second password"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("deleted after Forget: %v", err)
 	}
 }

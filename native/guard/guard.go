@@ -36,7 +36,12 @@ type Config struct {
 	// which trusts X-Forwarded-For only from configured front proxies).
 	// Required.
 	ClientAddr func(*http.Request) string
-	Logger     *slog.Logger
+	// Forget, if set, is told the user key of an account a request is
+	// about to change (password, deletion; "" for a reset-page POST,
+	// whose account is in the form), so remembered logins (auth.Basic's
+	// Forget) do not outlive the change.
+	Forget func(user string)
+	Logger *slog.Logger
 }
 
 // Guard is the check in front of every Weave request. It is safe for
@@ -92,6 +97,14 @@ func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 	if err := g.charge(r, c, v); err != nil {
 		g.render.Write(w, r, err)
 		return nil, false
+	}
+	if g.cfg.Forget != nil {
+		switch {
+		case c.Kind == weaveurl.User && c.Write && c.UserKey != "":
+			g.cfg.Forget(c.UserKey)
+		case c.Kind == weaveurl.ResetPage && c.Method == http.MethodPost:
+			g.cfg.Forget("")
+		}
 	}
 	return r, true
 }

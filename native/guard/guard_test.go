@@ -143,7 +143,7 @@ func BenchmarkAdmit(b *testing.B) {
 func BenchmarkAdmitUncached(b *testing.B) {
 	e := storetest.SQLite().Open(b)
 	storetest.AddUser(b, e, store.User{Username: "alice", MD5: auth.HashPassword("alice's password"), Status: 1})
-	basic := auth.NewBasic(e, auth.BasicOptions{CredentialTTL: -1})
+	basic := auth.NewBasic(e, auth.BasicOptions{CredentialTTL: -1, RecentTTL: -1})
 	g := New(Config{Auth: lockout.New(basic, counter.NewMemory(), lockout.Config{}, nil, nil),
 		ClientAddr: func(r *http.Request) string { return r.RemoteAddr }})
 	r := httptest.NewRequest("GET", "/1.1/alice/storage/bookmarks?full=1", nil)
