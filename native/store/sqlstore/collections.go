@@ -42,7 +42,7 @@ func checkName(name string) error {
 // collectionID resolves a name without creating it: ok is false for a
 // custom name the user never wrote to. lock takes a row lock on the name
 // (inside a write transaction, MySQL).
-func (e *Engine) collectionID(ctx context.Context, q querier, userID int64, name string, lock bool) (id int, ok bool, err error) {
+func (e *Engine) collectionID(ctx context.Context, q querier, userID storageKey, name string, lock bool) (id int, ok bool, err error) {
 	if err := checkName(name); err != nil {
 		return 0, false, err
 	}
@@ -74,7 +74,7 @@ func (e *Engine) collectionID(ctx context.Context, q querier, userID int64, name
 // current maximum and then sees it, so the name is looked up again after
 // it; an id taken meanwhile fails the insert with a duplicate key (only
 // that statement is undone) and the next round picks the next id.
-func (e *Engine) createCollectionID(ctx context.Context, tx querier, userID int64, name string) (int, error) {
+func (e *Engine) createCollectionID(ctx context.Context, tx querier, userID storageKey, name string) (int, error) {
 	id, ok, err := e.collectionID(ctx, tx, userID, name, true)
 	if err != nil || ok {
 		return id, err
@@ -91,7 +91,7 @@ func (e *Engine) createCollectionID(ctx context.Context, tx querier, userID int6
 		}
 		id = int(max(maxID.Int64, firstCustomID-1)) + 1
 		if id > maxCollection {
-			return 0, fmt.Errorf("sqlstore: user %d: %w", userID, store.ErrCollectionFull)
+			return 0, fmt.Errorf("sqlstore: user %v: %w", userID, store.ErrCollectionFull)
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+e.d.quote(e.t.collections)+
 			" (userid, collectionid, name) VALUES (?, ?, ?)", userID, id, name)
@@ -108,7 +108,7 @@ func (e *Engine) createCollectionID(ctx context.Context, tx querier, userID int6
 // collectionNames maps ids to names for the ids given, reading the custom
 // names only when one of them is not fixed. Ids without a name are left
 // out: info maps drop them, as the legacy server does.
-func (e *Engine) collectionNames(ctx context.Context, q querier, userID int64, ids []int) (map[int]string, error) {
+func (e *Engine) collectionNames(ctx context.Context, q querier, userID storageKey, ids []int) (map[int]string, error) {
 	names := make(map[int]string, len(ids))
 	custom := false
 	for _, id := range ids {

@@ -46,12 +46,19 @@ type dialect struct {
 	// row with the same key; excluded names the value the INSERT carried.
 	upsert   func(key ...string) string
 	excluded func(col string) string
-	// schema is the DDL creating each table with its indexes.
-	schema func(t tables) []tableDDL
+	// schema is the DDL creating each table with its indexes; user is
+	// the column type of the storage key (see keying.go).
+	schema func(t tables, user string) []tableDDL
+	// idType and nameType are the column types of a storage key by id
+	// and by name.
+	idType, nameType string
+	// columnType is a query with two parameters, a table and a column
+	// name, giving the column's type (no row: no such table or column).
+	columnType string
 	// nextStamp raises the user's row of the stamps table (see
 	// Sequenced) to GREATEST(last + 1, at), creating it at at, and
 	// returns the new value.
-	nextStamp func(ctx context.Context, q querier, table string, userID int64, at int64) (int64, error)
+	nextStamp func(ctx context.Context, q querier, table string, userID storageKey, at int64) (int64, error)
 	// tableExists is a query with one parameter, the table name, giving the
 	// number of tables of that name.
 	tableExists string
@@ -183,15 +190,19 @@ func openSQLite(path string) (w, r *sql.DB, err error) {
 }
 
 var mysqlDialect = &dialect{
-	name:        "mysql",
-	quote:       backquote,
-	nullSafeEq:  "<=>",
-	notPrimary:  " IGNORE INDEX (PRIMARY)",
-	forUpdate:   " FOR UPDATE",
-	gapLocks:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead},
-	upsert:      func(...string) string { return " ON DUPLICATE KEY UPDATE " },
-	excluded:    func(col string) string { return "VALUES(" + col + ")" },
-	schema:      mysqlSchema,
+	name:       "mysql",
+	quote:      backquote,
+	nullSafeEq: "<=>",
+	notPrimary: " IGNORE INDEX (PRIMARY)",
+	forUpdate:  " FOR UPDATE",
+	gapLocks:   &sql.TxOptions{Isolation: sql.LevelRepeatableRead},
+	upsert:     func(...string) string { return " ON DUPLICATE KEY UPDATE " },
+	excluded:   func(col string) string { return "VALUES(" + col + ")" },
+	schema:     mysqlSchema,
+	idType:     "INT",
+	nameType:   "VARCHAR(32)",
+	columnType: "SELECT DATA_TYPE FROM information_schema.columns" +
+		" WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
 	nextStamp:   mysqlNextStamp,
 	tableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	duplicate:   func(err error) bool { return mysqlErrno(err) == 1062 },
@@ -211,6 +222,9 @@ var sqliteDialect = &dialect{
 	},
 	excluded:    func(col string) string { return "excluded." + col },
 	schema:      sqliteSchema,
+	idType:      "INTEGER",
+	nameType:    "TEXT",
+	columnType:  "SELECT type FROM pragma_table_info(?) WHERE name = ?",
 	nextStamp:   sqliteNextStamp,
 	tableExists: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
 	duplicate: func(err error) bool {

@@ -22,7 +22,11 @@ const liveCond = " AND (t.ttl IS NULL OR t.ttl > ?)"
 
 // CollectionTimestamps maps each collection with rows to its highest
 // modified; ttl does not matter here.
-func (e *Engine) CollectionTimestamps(ctx context.Context, userID int64) (map[string]store.Timestamp, error) {
+func (e *Engine) CollectionTimestamps(ctx context.Context, id int64) (map[string]store.Timestamp, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	// Grouping by username too, though it is fixed, lets MySQL answer from
 	// the (username, collection, modified) index with one probe per
 	// collection ("index for group-by") instead of reading every row.
@@ -40,20 +44,32 @@ func (e *Engine) CollectionTimestamps(ctx context.Context, userID int64) (map[st
 }
 
 // CollectionCounts maps each collection to its number of live items.
-func (e *Engine) CollectionCounts(ctx context.Context, userID int64, now store.Timestamp) (map[string]int64, error) {
+func (e *Engine) CollectionCounts(ctx context.Context, id int64, now store.Timestamp) (map[string]int64, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	return e.namedSums(ctx, userID, now, func(v sum) int64 { return v.items })
 }
 
 // CollectionUsage maps each collection to the payload bytes of its live
 // items.
-func (e *Engine) CollectionUsage(ctx context.Context, userID int64, now store.Timestamp) (map[string]int64, error) {
+func (e *Engine) CollectionUsage(ctx context.Context, id int64, now store.Timestamp) (map[string]int64, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	return e.namedSums(ctx, userID, now, func(v sum) int64 { return v.bytes })
 }
 
 // TotalSize is the payload bytes of all the user's live items. It runs
 // before every write when quotas are on: it reads the kept sums (see
 // sums.go), not the rows.
-func (e *Engine) TotalSize(ctx context.Context, userID int64, now store.Timestamp) (int64, error) {
+func (e *Engine) TotalSize(ctx context.Context, id int64, now store.Timestamp) (int64, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return 0, err
+	}
 	sums, err := e.liveSums(ctx, userID, now.Seconds())
 	if err != nil {
 		return 0, err
@@ -69,7 +85,7 @@ func (e *Engine) TotalSize(ctx context.Context, userID int64, now store.Timestam
 // name. A name can have several ids (the legacy collections table has no
 // unique index); ids without a name are dropped, as the legacy server
 // does.
-func (e *Engine) namedSums(ctx context.Context, userID int64, now store.Timestamp, pick func(sum) int64) (map[string]int64, error) {
+func (e *Engine) namedSums(ctx context.Context, userID storageKey, now store.Timestamp, pick func(sum) int64) (map[string]int64, error) {
 	sums, err := e.liveSums(ctx, userID, now.Seconds())
 	if err != nil {
 		return nil, err
@@ -92,7 +108,11 @@ func (e *Engine) namedSums(ctx context.Context, userID int64, now store.Timestam
 }
 
 // CollectionMax is the highest modified of a collection, ttl regardless.
-func (e *Engine) CollectionMax(ctx context.Context, userID int64, collection string) (store.Timestamp, bool, error) {
+func (e *Engine) CollectionMax(ctx context.Context, id int64, collection string) (store.Timestamp, bool, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return 0, false, err
+	}
 	q := e.reader()
 	cid, ok, err := e.collectionID(ctx, q, userID, collection, false)
 	if err != nil || !ok {
@@ -109,13 +129,17 @@ func (e *Engine) CollectionMax(ctx context.Context, userID int64, collection str
 
 // DeleteStorage removes every item, ttl row and custom collection name of
 // the user.
-func (e *Engine) DeleteStorage(ctx context.Context, userID int64) error {
+func (e *Engine) DeleteStorage(ctx context.Context, id int64) error {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return err
+	}
 	return e.withTx(ctx, func(tx querier) error {
 		return e.deleteStorage(ctx, tx, userID)
 	})
 }
 
-func (e *Engine) deleteStorage(ctx context.Context, tx querier, userID int64) error {
+func (e *Engine) deleteStorage(ctx context.Context, tx querier, userID storageKey) error {
 	for _, stmt := range []string{
 		"DELETE FROM " + e.d.quote(e.t.wbo) + " WHERE username = ?",
 		"DELETE FROM " + e.d.quote(e.t.ttl) + " WHERE username = ?",
@@ -129,7 +153,7 @@ func (e *Engine) deleteStorage(ctx context.Context, tx querier, userID int64) er
 	return nil
 }
 
-func (e *Engine) summed(ctx context.Context, op, query string, userID int64, args ...any) (map[string]int64, error) {
+func (e *Engine) summed(ctx context.Context, op, query string, userID storageKey, args ...any) (map[string]int64, error) {
 	m, err := e.perCollection(ctx, op, query, userID, args...)
 	if err != nil {
 		return nil, err
@@ -150,7 +174,7 @@ func (e *Engine) summed(ctx context.Context, op, query string, userID int64, arg
 // legacy collections table has no unique index, so one name may have two
 // ids. Ids without a name are dropped. The query's first parameter is
 // userID, args follow.
-func (e *Engine) perCollection(ctx context.Context, op, query string, userID int64, args ...any) (map[string][]int64, error) {
+func (e *Engine) perCollection(ctx context.Context, op, query string, userID storageKey, args ...any) (map[string][]int64, error) {
 	q := e.reader()
 	rows, err := q.QueryContext(ctx, query, append([]any{userID}, args...)...)
 	if err != nil {

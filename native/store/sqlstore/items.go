@@ -17,7 +17,11 @@ import (
 const idChunk = 1000
 
 // GetItems returns the live items of a collection matching q.
-func (e *Engine) GetItems(ctx context.Context, userID int64, collection string, q store.Query) ([]store.WBO, error) {
+func (e *Engine) GetItems(ctx context.Context, id int64, collection string, q store.Query) ([]store.WBO, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	out := []store.WBO{}
 	if idsGiven(q) && len(q.IDs) == 0 {
 		return out, nil
@@ -45,7 +49,7 @@ func (e *Engine) GetItems(ctx context.Context, userID int64, collection string, 
 
 func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
 
-func (e *Engine) getItems(ctx context.Context, r querier, userID int64, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
+func (e *Engine) getItems(ctx context.Context, r querier, userID storageKey, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
 	where, args := filter("w.", q, ids)
 	query := "SELECT w.id, w.parentid, w.predecessorid, w.sortindex, w.modified, w.payload, w.payload_size, t.ttl" +
 		e.liveJoin() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
@@ -89,15 +93,19 @@ func (e *Engine) GetItem(ctx context.Context, userID int64, collection, id strin
 // how many went. With a limit, the rows to delete are chosen first (in q's
 // order, after q's offset) and then deleted by id: neither backend can
 // DELETE with an OFFSET.
-func (e *Engine) DeleteItems(ctx context.Context, userID int64, collection string, q store.Query) (int64, error) {
+func (e *Engine) DeleteItems(ctx context.Context, id int64, collection string, q store.Query) (int64, error) {
 	if idsGiven(q) && len(q.IDs) == 0 {
 		return 0, nil
 	}
 	if err := checkName(collection); err != nil {
 		return 0, err
 	}
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := e.withTx(ctx, func(tx querier) error {
+	err = e.withTx(ctx, func(tx querier) error {
 		n = 0
 		if err := e.serialize(ctx, tx, userID); err != nil {
 			return err
@@ -134,7 +142,7 @@ func (e *Engine) DeleteItems(ctx context.Context, userID int64, collection strin
 // deleteMatching deletes the rows q selects, without a limit, and returns
 // how many went and the sums it removed: counted first (locking the rows)
 // where q filters, all of the collection's where it does not.
-func (e *Engine) deleteMatching(ctx context.Context, tx querier, userID int64, cid int, q store.Query, st sumsState) (int64, sum, error) {
+func (e *Engine) deleteMatching(ctx context.Context, tx querier, userID storageKey, cid int, q store.Query, st sumsState) (int64, sum, error) {
 	var n int64
 	var gone sum
 	for ids := range chunks(q.IDs, idsGiven(q)) {
@@ -162,7 +170,7 @@ func (e *Engine) deleteMatching(ctx context.Context, tx querier, userID int64, c
 	return n, gone, nil
 }
 
-func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid int, q store.Query) (int64, sum, error) {
+func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID storageKey, cid int, q store.Query) (int64, sum, error) {
 	split := len(q.IDs) > idChunk
 	var chosen []store.WBO
 	for chunk := range chunks(q.IDs, idsGiven(q)) {
@@ -222,7 +230,7 @@ func (e *Engine) deleteChosen(ctx context.Context, tx querier, userID int64, cid
 }
 
 // dropOrphanTTLs removes the ttl rows of a collection whose item is gone.
-func (e *Engine) dropOrphanTTLs(ctx context.Context, tx querier, userID int64, cid int) error {
+func (e *Engine) dropOrphanTTLs(ctx context.Context, tx querier, userID storageKey, cid int) error {
 	t, w := e.d.quote(e.t.ttl), e.d.quote(e.t.wbo)
 	_, err := e.exec(ctx, tx, "delete ttl", "DELETE FROM "+t+" WHERE username = ? AND collection = ?"+
 		" AND NOT EXISTS (SELECT 1 FROM "+w+" w WHERE w.username = "+t+".username"+

@@ -17,15 +17,19 @@ const putChunk = 200
 // payload_size follows the payload. An id given twice is written twice, in
 // order, so the last write wins field by field. The result holds, per
 // item, the modified its row had before this call (nil for a new row).
-func (e *Engine) PutItems(ctx context.Context, userID int64, collection string, items []store.WBO) ([]*store.Timestamp, error) {
+func (e *Engine) PutItems(ctx context.Context, id int64, collection string, items []store.WBO) ([]*store.Timestamp, error) {
 	if err := checkName(collection); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 {
 		return []*store.Timestamp{}, nil
 	}
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	var olds []*store.Timestamp
-	err := e.withTx(ctx, func(tx querier) error {
+	err = e.withTx(ctx, func(tx querier) error {
 		if err := e.serialize(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -99,7 +103,7 @@ func putDelta(items []store.WBO, sizes map[string]int64) (d sum, newest int64) {
 // the user, as a sequenced one does (see Sequenced): the sums a write
 // keeps are computed from what it read before writing. Inside a
 // Sequenced view the stamps row is already locked.
-func (e *Engine) serialize(ctx context.Context, tx querier, userID int64) error {
+func (e *Engine) serialize(ctx context.Context, tx querier, userID storageKey) error {
 	if e.tx != nil {
 		return nil
 	}
@@ -111,7 +115,7 @@ func (e *Engine) serialize(ctx context.Context, tx querier, userID int64) error 
 // ids: their modified (NULL-able) and payload sizes, keyed by id. An
 // absent key is a new row. Locking the rows makes a concurrent writer of
 // the same ids wait until this transaction ends.
-func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) (map[string]sql.NullInt64, map[string]int64, error) {
+func (e *Engine) lockModified(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO) (map[string]sql.NullInt64, map[string]int64, error) {
 	ids := make([]string, 0, len(items))
 	for _, it := range items {
 		ids = append(ids, it.ID)
@@ -148,7 +152,7 @@ func (e *Engine) lockModified(ctx context.Context, tx querier, userID int64, cid
 // write can never set a column to NULL, COALESCE(new, old) is exactly the
 // partial update. Rows of one statement apply in order, so a repeated id
 // sees the earlier write.
-func (e *Engine) upsert(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO) error {
+func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO) error {
 	x := e.d.excluded
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + e.d.quote(e.t.wbo) +
@@ -177,7 +181,7 @@ func (e *Engine) upsert(ctx context.Context, tx querier, userID int64, cid int, 
 // writeTTLs records each item's ttl beside its row, keyed by the modified
 // the row now has. A write without ttl makes the item permanent: its ttl
 // row goes.
-func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID int64, cid int, items []store.WBO, prev map[string]sql.NullInt64) error {
+func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, prev map[string]sql.NullInt64) error {
 	type final struct {
 		modified sql.NullInt64
 		ttl      *int64

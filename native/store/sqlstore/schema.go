@@ -9,8 +9,18 @@ import (
 // never alters an existing table: a legacy table keeps exactly the columns
 // and indexes it has (the users table, for one, gets a unique index on
 // username only when Init creates it). Running it again is harmless.
+//
+// The storage tables are keyed as the wbo table found says, or as
+// configured when there is none (see keying.go).
 func (e *Engine) Init(ctx context.Context) error {
-	for _, td := range e.d.schema(e.t) {
+	if err := e.detectKeying(ctx); err != nil {
+		return err
+	}
+	user := e.d.idType
+	if e.names != nil {
+		user = e.d.nameType
+	}
+	for _, td := range e.d.schema(e.t, user) {
 		var n int
 		if err := e.db.QueryRowContext(ctx, e.d.tableExists, td.name).Scan(&n); err != nil {
 			return e.wrap("init: look for table "+td.name, err)
@@ -31,7 +41,7 @@ func (e *Engine) Init(ctx context.Context) error {
 // mysqlSchema is the legacy PHP schema (storage.md §10, user.md §1) plus our
 // own tables. The character set is only given for tables we create; utf8mb4
 // because payloads are arbitrary Unicode.
-func mysqlSchema(t tables) []tableDDL {
+func mysqlSchema(t tables, user string) []tableDDL {
 	q := backquote
 	const opts = ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
 	return []tableDDL{
@@ -45,13 +55,13 @@ func mysqlSchema(t tables) []tableDDL {
   alert TEXT,
   UNIQUE KEY username (username)` + opts}},
 		{t.collections, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.collections) + ` (
-  userid INT NOT NULL,
+  userid ` + user + ` NOT NULL,
   collectionid SMALLINT NOT NULL,
   name VARCHAR(32) NOT NULL,
   PRIMARY KEY (userid, collectionid),
   KEY nameindex (userid, name)` + opts}},
 		{t.wbo, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.wbo) + ` (
-  username INT NOT NULL,
+  username ` + user + ` NOT NULL,
   collection SMALLINT NOT NULL DEFAULT 0,
   id VARBINARY(64) NOT NULL DEFAULT '',
   parentid VARBINARY(64) NULL,
@@ -67,7 +77,7 @@ func mysqlSchema(t tables) []tableDDL {
   KEY predecessorindex (username, collection, predecessorid),
   KEY size_index (username, payload_size)` + opts}},
 		{t.ttl, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.ttl) + ` (
-  username INT NOT NULL,
+  username ` + user + ` NOT NULL,
   collection SMALLINT NOT NULL,
   id VARBINARY(64) NOT NULL,
   modified BIGINT NULL,
@@ -82,7 +92,7 @@ func mysqlSchema(t tables) []tableDDL {
   username VARCHAR(255) NOT NULL,
   UNIQUE KEY username (username)` + opts}},
 		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
-  username INT NOT NULL PRIMARY KEY,
+  username ` + user + ` NOT NULL PRIMARY KEY,
   last BIGINT NOT NULL` + opts}},
 		{t.nodes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodes) + ` (
   node VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -92,7 +102,7 @@ func mysqlSchema(t tables) []tableDDL {
   userid INT NOT NULL PRIMARY KEY,
   node VARCHAR(255) NOT NULL` + opts}},
 		{t.sums, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.sums) + ` (
-  username INT NOT NULL,
+  username ` + user + ` NOT NULL,
   collection SMALLINT NOT NULL,
   items BIGINT NOT NULL,
   bytes BIGINT NOT NULL,
@@ -110,7 +120,7 @@ func mysqlSchema(t tables) []tableDDL {
 // enforces, so that both engines refuse the same rows. Names (users,
 // collections) compare case-insensitively, as under MySQL's default
 // collations. Index names carry the table name: SQLite's are per database.
-func sqliteSchema(t tables) []tableDDL {
+func sqliteSchema(t tables, user string) []tableDDL {
 	q := doublequote
 	idx := func(table, name, cols string) string {
 		return fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", q(table+"_"+name), q(table), cols)
@@ -131,14 +141,14 @@ func sqliteSchema(t tables) []tableDDL {
 			fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (username)", q(t.users+"_username"), q(t.users)),
 		}},
 		{t.collections, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.collections) + ` (
-  userid INTEGER NOT NULL,
+  userid ` + user + ` NOT NULL,
   collectionid INTEGER NOT NULL CHECK (collectionid BETWEEN -32768 AND 32767),
   name TEXT NOT NULL COLLATE NOCASE ` + bytesMax("name", 32) + `,
   PRIMARY KEY (userid, collectionid))`,
 			idx(t.collections, "nameindex", "userid, name"),
 		}},
 		{t.wbo, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.wbo) + ` (
-  username INTEGER NOT NULL,
+  username ` + user + ` NOT NULL,
   collection INTEGER NOT NULL DEFAULT 0,
   id TEXT NOT NULL DEFAULT '' ` + bytesMax("id", 64) + `,
   parentid TEXT NULL ` + bytesMax("parentid", 64) + `,
@@ -155,7 +165,7 @@ func sqliteSchema(t tables) []tableDDL {
 			idx(t.wbo, "size_index", "username, payload_size"),
 		}},
 		{t.ttl, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.ttl) + ` (
-  username INTEGER NOT NULL,
+  username ` + user + ` NOT NULL,
   collection INTEGER NOT NULL,
   id TEXT NOT NULL,
   modified INTEGER NULL,
@@ -169,7 +179,7 @@ func sqliteSchema(t tables) []tableDDL {
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   username TEXT NOT NULL COLLATE NOCASE UNIQUE)`}},
 		{t.stamps, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.stamps) + ` (
-  username INTEGER NOT NULL PRIMARY KEY,
+  username ` + user + ` NOT NULL PRIMARY KEY,
   last INTEGER NOT NULL)`}},
 		{t.nodes, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.nodes) + ` (
   node TEXT NOT NULL PRIMARY KEY,
@@ -179,7 +189,7 @@ func sqliteSchema(t tables) []tableDDL {
   userid INTEGER NOT NULL PRIMARY KEY,
   node TEXT NOT NULL)`}},
 		{t.sums, []string{`CREATE TABLE IF NOT EXISTS ` + q(t.sums) + ` (
-  username INTEGER NOT NULL,
+  username ` + user + ` NOT NULL,
   collection INTEGER NOT NULL,
   items INTEGER NOT NULL,
   bytes INTEGER NOT NULL,

@@ -16,9 +16,13 @@ import (
 // never wait. The legacy PHP server knows nothing of the table; callers
 // pass at above the collection's newest modified, so a write still sorts
 // after whatever PHP wrote.
-func (e *Engine) Sequenced(ctx context.Context, userID int64, at store.Timestamp, fn func(store.Timestamp, store.Engine) error) error {
+func (e *Engine) Sequenced(ctx context.Context, id int64, at store.Timestamp, fn func(store.Timestamp, store.Engine) error) error {
 	if e.tx != nil {
 		return errors.New("sqlstore: Sequenced inside a sequenced write")
+	}
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return err
 	}
 	return e.withTx(ctx, func(q querier) error {
 		last, err := e.d.nextStamp(ctx, q, e.d.quote(e.t.stamps), userID, int64(at))
@@ -35,7 +39,7 @@ func (e *Engine) Sequenced(ctx context.Context, userID int64, at store.Timestamp
 // updated value back in the OK packet. A row that is inserted (the user's
 // first sequenced write) evaluates no expression and reports 0: its value
 // is at.
-func mysqlNextStamp(ctx context.Context, q querier, table string, userID int64, at int64) (int64, error) {
+func mysqlNextStamp(ctx context.Context, q querier, table string, userID storageKey, at int64) (int64, error) {
 	res, err := q.ExecContext(ctx, "INSERT INTO "+table+" (username, last) VALUES (?, ?)"+
 		" ON DUPLICATE KEY UPDATE last = LAST_INSERT_ID(GREATEST(last + 1, VALUES(last)))", userID, at)
 	if err != nil {
@@ -51,7 +55,7 @@ func mysqlNextStamp(ctx context.Context, q querier, table string, userID int64, 
 	return id, nil
 }
 
-func sqliteNextStamp(ctx context.Context, q querier, table string, userID int64, at int64) (int64, error) {
+func sqliteNextStamp(ctx context.Context, q querier, table string, userID storageKey, at int64) (int64, error) {
 	var last int64
 	err := q.QueryRowContext(ctx, "INSERT INTO "+table+" (username, last) VALUES (?, ?)"+
 		" ON CONFLICT(username) DO UPDATE SET last = MAX(last + 1, excluded.last) RETURNING last",
@@ -62,9 +66,13 @@ func sqliteNextStamp(ctx context.Context, q querier, table string, userID int64,
 // LastStamp is the last timestamp a sequenced write of the user got
 // (false: none yet), read without a lock: a dry run's overlay sequences
 // its write from it (overlay.StampReader).
-func (e *Engine) LastStamp(ctx context.Context, userID int64) (store.Timestamp, bool, error) {
+func (e *Engine) LastStamp(ctx context.Context, id int64) (store.Timestamp, bool, error) {
+	userID, err := e.userKey(ctx, id)
+	if err != nil {
+		return 0, false, err
+	}
 	var last int64
-	err := e.reader().QueryRowContext(ctx, "SELECT last FROM "+e.d.quote(e.t.stamps)+" WHERE username = ?", userID).Scan(&last)
+	err = e.reader().QueryRowContext(ctx, "SELECT last FROM "+e.d.quote(e.t.stamps)+" WHERE username = ?", userID).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

@@ -52,7 +52,11 @@ type Config struct {
 	// do not fit the legacy users.md5 column (varbinary(32)); default
 	// "password_hashes", or UsersTable+"_password_hashes".
 	PasswordHashesTable string
-	Logger              *slog.Logger
+	// StorageKey is how the storage tables stand for a user: KeyID
+	// (users.id), KeyName (users.username) or KeyAuto, as the existing
+	// wbo table is keyed (see keying.go and Init).
+	StorageKey string
+	Logger     *slog.Logger
 }
 
 // Engine is a store.Engine on an SQL database. Every method is safe for
@@ -67,6 +71,10 @@ type Engine struct {
 	// SQLite.
 	sdb *sql.DB
 	log *slog.Logger
+	// key is the configured keying; names, set by Init when storage is
+	// keyed by name, caches each id's name (see keying.go).
+	key   string
+	names *nameCache
 
 	// snap is set in a snapshot view (see Snapshot): every read runs on
 	// it, and every write is refused.
@@ -108,7 +116,14 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{t: t, log: log}
+	key, err := ParseStorageKey(cfg.StorageKey)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{t: t, log: log, key: key}
+	if key == KeyName {
+		e.names = &nameCache{}
+	}
 	kind, source, err := dsnpkg.Parse(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
@@ -180,7 +195,16 @@ func (e *Engine) WithTables(cfg Config) (*Engine, error) {
 	if e.snap != nil || e.tx != nil {
 		return nil, fmt.Errorf("sqlstore: WithTables on a view")
 	}
-	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, log: e.log.With("wbo", t.wbo), borrowed: true}
+	key, err := ParseStorageKey(cfg.StorageKey)
+	if err != nil {
+		return nil, err
+	}
+	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, sdb: e.sdb, log: e.log.With("wbo", t.wbo), borrowed: true, key: key}
+	// Keyed as e unless told otherwise, for tables Init creates; Init
+	// follows the tables that exist.
+	if key == KeyName || key == KeyAuto && e.names != nil {
+		c.names = &nameCache{}
+	}
 	return c, nil
 }
 

@@ -39,7 +39,7 @@ type sumsState struct {
 
 // sumsBegin reads the collection's sums row and MAX(modified) inside a
 // write's transaction, before the write changes anything.
-func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID int64, cid int) (sumsState, error) {
+func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID storageKey, cid int) (sumsState, error) {
 	w, s := e.d.quote(e.t.wbo), e.d.quote(e.t.sums)
 	var items, bytes, high, mx, any sql.NullInt64
 	err := tx.QueryRowContext(ctx, "SELECT"+
@@ -63,7 +63,7 @@ func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID int64, cid in
 // were exact before and the collection's MAX(modified) is now what this
 // write alone makes it (ok says so): anything else means a write this
 // engine did not see, and the row is marked for counting again.
-func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID int64, cid int, st sumsState, d sum, ok func(after int64) bool) error {
+func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState, d sum, ok func(after int64) bool) error {
 	s := e.d.quote(e.t.sums)
 	var after sql.NullInt64
 	if st.exact {
@@ -80,7 +80,7 @@ func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID int64, cid int,
 	return e.storeSums(ctx, tx, userID, cid, sum{st.items + d.items, st.bytes + d.bytes}, after.Int64)
 }
 
-func (e *Engine) storeSums(ctx context.Context, q querier, userID int64, cid int, v sum, high int64) error {
+func (e *Engine) storeSums(ctx context.Context, q querier, userID storageKey, cid int, v sum, high int64) error {
 	x := e.d.excluded
 	_, err := e.exec(ctx, q, "store sums", "INSERT INTO "+e.d.quote(e.t.sums)+
 		" (username, collection, items, bytes, high) VALUES (?, ?, ?, ?, ?)"+e.d.upsert("username", "collection")+
@@ -93,7 +93,7 @@ func (e *Engine) storeSums(ctx context.Context, q querier, userID int64, cid int
 // minus the rows whose ttl has passed. One statement reads the MAX
 // (modified) per collection, the stored sums and the expired rows, so all
 // three come from one snapshot and one round trip.
-func (e *Engine) liveSums(ctx context.Context, userID int64, now int64) (map[int]sum, error) {
+func (e *Engine) liveSums(ctx context.Context, userID storageKey, now int64) (map[int]sum, error) {
 	q := e.reader()
 	w := e.d.quote(e.t.wbo)
 	// Grouping by username too lets MySQL take one index dive per
@@ -165,7 +165,7 @@ func (e *Engine) liveSums(ctx context.Context, userID int64, now int64) (map[int
 // (MariaDB would read every payload from the clustered key: see
 // TotalSize), fills out for the collections it lacks and stores their sums
 // stamped with the MAX read before the count. A snapshot view only reads.
-func (e *Engine) recount(ctx context.Context, q querier, userID int64, highs map[int]int64, out map[int]sum) error {
+func (e *Engine) recount(ctx context.Context, q querier, userID storageKey, highs map[int]int64, out map[int]sum) error {
 	rows, err := q.QueryContext(ctx, "SELECT collection, COUNT(*), COALESCE(SUM(payload_size), 0) FROM "+
 		e.d.quote(e.t.wbo)+e.d.notPrimary+" WHERE username = ? GROUP BY collection", userID)
 	if err != nil {

@@ -57,7 +57,7 @@ func truth(t *testing.T, e *Engine, user int64, now store.Timestamp) figures {
 	rows.Close()
 	f := figures{Counts: map[string]int64{}, Usage: map[string]int64{}}
 	for _, r := range got {
-		names, err := e.collectionNames(context.Background(), e.DB(), user, []int{r.cid})
+		names, err := e.collectionNames(context.Background(), e.DB(), storageKey{user}, []int{r.cid})
 		if err != nil {
 			t.Fatal(err)
 		}

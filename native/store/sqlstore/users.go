@@ -102,8 +102,15 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 // DeleteUser removes the user row and everything stored for the user, in
 // one transaction. store.ErrNotFound if there is no such user.
 func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
+	key, err := e.userKey(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if e.names != nil {
+		defer e.names.forget(userID)
+	}
 	return e.withTx(ctx, func(tx querier) error {
-		if err := e.deleteStorage(ctx, tx, userID); err != nil {
+		if err := e.deleteStorage(ctx, tx, key); err != nil {
 			return err
 		}
 		for _, t := range []string{e.t.reset, e.t.hashes} {
@@ -113,7 +120,7 @@ func (e *Engine) DeleteUser(ctx context.Context, userID int64) error {
 			}
 		}
 		if _, err := e.exec(ctx, tx, "delete user", "DELETE FROM "+e.d.quote(e.t.stamps)+
-			" WHERE username = ?", userID); err != nil {
+			" WHERE username = ?", key); err != nil {
 			return err
 		}
 		if err := e.releaseNode(ctx, tx, userID); err != nil {

@@ -24,12 +24,23 @@ type Backend struct {
 	Name string
 	// DSN gives a fresh, empty database for the test, as an sqlstore DSN.
 	DSN func(t testing.TB) string
+	// StorageKey is the keying of the tables Open creates (sqlstore.KeyID
+	// when empty).
+	StorageKey string
 }
 
 // Open opens and initialises an engine on a fresh database of b.
 func (b Backend) Open(t testing.TB) *sqlstore.Engine {
 	t.Helper()
-	return Open(t, b.DSN(t))
+	return OpenConfig(t, b.DSN(t), sqlstore.Config{StorageKey: b.StorageKey})
+}
+
+// NameKeyed is b with storage keyed by user name (the older PHP and
+// Python schemas: wbo.username a string); its Name ends in "-name".
+func NameKeyed(b Backend) Backend {
+	b.Name += "-name"
+	b.StorageKey = sqlstore.KeyName
+	return b
 }
 
 // SQLite is a database file in t.TempDir().
@@ -50,13 +61,25 @@ func MariaDB() Backend {
 // Backends are the real engines every behaviour runs against, SQLite first.
 func Backends() []Backend { return []Backend{SQLite(), MariaDB()} }
 
+// KeyedBackends are Backends with storage keyed by id and by name, for
+// the functional tests of storage.
+func KeyedBackends() []Backend {
+	return []Backend{SQLite(), NameKeyed(SQLite()), MariaDB(), NameKeyed(MariaDB())}
+}
+
 // Open opens an engine on dsn, creates its tables (Init) and closes it when
 // the test ends. Opening one dsn twice gives two engines on one database,
 // as two proxy instances would have.
 func Open(t testing.TB, dsn string) *sqlstore.Engine {
 	t.Helper()
+	return OpenConfig(t, dsn, sqlstore.Config{})
+}
+
+// OpenConfig is Open with cfg.
+func OpenConfig(t testing.TB, dsn string, cfg sqlstore.Config) *sqlstore.Engine {
+	t.Helper()
 	ctx := context.Background()
-	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{})
+	e, err := sqlstore.Open(ctx, dsn, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
