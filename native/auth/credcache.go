@@ -30,36 +30,57 @@ const maxCachedCredentials = 50_000
 type credCache struct {
 	ttl time.Duration
 	now func() time.Time
-	key [32]byte
+	key *secretKey
 
 	mu sync.Mutex
 	m  map[[32]byte]time.Time // expiry
 }
 
 func newCredCache(ttl time.Duration, now func() time.Time) *credCache {
-	if ttl == 0 {
-		ttl = DefaultCredentialTTL
-	}
-	if ttl < 0 {
+	ttl, now, key, ok := memorySettings(ttl, DefaultCredentialTTL, now)
+	if !ok {
 		return nil
+	}
+	return &credCache{ttl: ttl, now: now, key: key, m: map[[32]byte]time.Time{}}
+}
+
+func (c *credCache) id(u store.User, password string) [32]byte {
+	return c.key.sum(u.Username, u.MD5, u.PasswordHash, password)
+}
+
+// memorySettings completes the settings of an in-process credential
+// memory: ttl 0 takes def, a negative ttl turns the memory off (ok
+// false), as does a failure to draw a key (no memory rather than a
+// guessable key).
+func memorySettings(ttl, def time.Duration, now func() time.Time) (time.Duration, func() time.Time, *secretKey, bool) {
+	if ttl == 0 {
+		ttl = def
 	}
 	if now == nil {
 		now = time.Now
 	}
-	c := &credCache{ttl: ttl, now: now, m: map[[32]byte]time.Time{}}
-	if _, err := rand.Read(c.key[:]); err != nil {
-		return nil // no randomness: no cache rather than a guessable key
-	}
-	return c
+	key, ok := newSecretKey()
+	return ttl, now, key, ok && ttl > 0
 }
 
-func (c *credCache) id(u store.User, password string) [32]byte {
-	m := hmac.New(sha256.New, c.key[:])
-	for _, s := range []string{u.Username, u.MD5, u.PasswordHash} {
-		m.Write([]byte(s))
+// secretKey is a random key of this process for HMACs of credentials:
+// what is kept in memory reveals nothing about the passwords without it.
+type secretKey [32]byte
+
+func newSecretKey() (*secretKey, bool) {
+	var k secretKey
+	_, err := rand.Read(k[:])
+	return &k, err == nil
+}
+
+// sum is the HMAC of parts, each ended by a NUL so that no two lists of
+// parts give the same input.
+func (k *secretKey) sum(parts ...string) [32]byte {
+	m := hmac.New(sha256.New, k[:])
+	for _, p := range parts {
+		m.Write([]byte(p))
 		m.Write([]byte{0})
 	}
-	m.Write([]byte(password))
 	var out [32]byte
 	m.Sum(out[:0])
 	return out

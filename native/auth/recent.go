@@ -1,9 +1,6 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -23,7 +20,7 @@ const DefaultRecentTTL = 2 * time.Second
 type recentLogins struct {
 	ttl time.Duration
 	now func() time.Time
-	key [32]byte
+	key *secretKey
 
 	mu     sync.Mutex
 	m      map[[32]byte]recentLogin
@@ -38,31 +35,14 @@ type recentLogin struct {
 }
 
 func newRecentLogins(ttl time.Duration, now func() time.Time) *recentLogins {
-	if ttl == 0 {
-		ttl = DefaultRecentTTL
-	}
-	if ttl < 0 {
+	ttl, now, key, ok := memorySettings(ttl, DefaultRecentTTL, now)
+	if !ok {
 		return nil
 	}
-	if now == nil {
-		now = time.Now
-	}
-	c := &recentLogins{ttl: ttl, now: now, m: map[[32]byte]recentLogin{}, forgot: map[string]time.Time{}}
-	if _, err := rand.Read(c.key[:]); err != nil {
-		return nil
-	}
-	return c
+	return &recentLogins{ttl: ttl, now: now, key: key, m: map[[32]byte]recentLogin{}, forgot: map[string]time.Time{}}
 }
 
-func (c *recentLogins) id(name, password string) [32]byte {
-	m := hmac.New(sha256.New, c.key[:])
-	m.Write([]byte(name))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
-	var out [32]byte
-	m.Sum(out[:0])
-	return out
-}
+func (c *recentLogins) id(name, password string) [32]byte { return c.key.sum(name, password) }
 
 func (c *recentLogins) get(name, password string) (store.User, bool) {
 	if c == nil {
