@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -45,6 +46,40 @@ func TestMySQLSession(t *testing.T) {
 	dsn := testenv.MariaDB(t)
 	s := startServer(t, "--db", "mysql:"+dsn, "--registration", "open")
 	syncSession(t, s)
+}
+
+// TestMySQLNameKeyedSession is the session on MySQL tables keyed by
+// user name (the older PHP and Python schemas), which the server creates
+// as --storage-key says; a second server told nothing finds the keying in
+// the tables.
+func TestMySQLNameKeyedSession(t *testing.T) {
+	dsn := testenv.MariaDB(t)
+	syncSession(t, startServer(t, "--db", "mysql:"+dsn, "--registration", "open", "--storage-key", "name"))
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, col := range []string{"wbo.username", "collections.userid"} {
+		table, column, _ := strings.Cut(col, ".")
+		var typ string
+		err := db.QueryRow("SELECT DATA_TYPE FROM information_schema.columns"+
+			" WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?", table, column).Scan(&typ)
+		if err != nil || typ != "varchar" {
+			t.Errorf("%s is %q (%v), want varchar", col, typ, err)
+		}
+	}
+	// A server told nothing keys by name too: the rows it writes carry
+	// the user's name.
+	s := startServer(t, "--db", "mysql:"+dsn, "--registration", "open")
+	const user, pass = "detected", "correct horse battery"
+	c := newClient(t, s.URL, user, pass)
+	c.do("PUT", "/user/1.0/"+user, `{"password":"`+pass+`"}`, false).want(t, "create", 200, user)
+	c.do("PUT", "/1.1/"+user+"/storage/bookmarks/b1", `{"payload":"x"}`, true).want(t, "put", 200, "")
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM wbo WHERE username = ?", user).Scan(&n); err != nil || n != 1 {
+		t.Errorf("rows under the name %q: %d (%v), want 1", user, n, err)
+	}
 }
 
 func syncSession(t *testing.T, s *server) {

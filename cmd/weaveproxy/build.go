@@ -108,11 +108,11 @@ func readToken(path string) (string, error) {
 	return tok, nil
 }
 
-// openEngine opens the database named by dsn and creates missing tables.
-// Init never alters an existing table, so running it against the legacy
-// database is safe.
-func openEngine(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Engine, error) {
-	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{Logger: log})
+// openEngine opens the database named by dsn and creates missing tables,
+// their storage keyed as key says (--storage-key). Init never alters an
+// existing table, so running it against the legacy database is safe.
+func openEngine(ctx context.Context, dsn, key string, log *slog.Logger) (*sqlstore.Engine, error) {
+	e, err := sqlstore.Open(ctx, dsn, sqlstore.Config{Logger: log, StorageKey: key})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", redactDSN(dsn), err)
 	}
@@ -127,14 +127,14 @@ func openEngine(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.En
 func redactDSN(d string) string { return dsn.Redact(d) }
 
 func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (*nativeParts, error) {
-	base, err := openEngine(ctx, f.dsn, log)
+	base, err := openEngine(ctx, f.dsn, f.storageKey, log)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, base)
 	np := &nativeParts{base: base, engine: base, registry: prometheus.NewRegistry(), log: log}
 	loc := &userLocator{base: base}
-	if np.engine, err = buildShards(ctx, &f.shards, base, loc, log); err != nil {
+	if np.engine, err = buildShards(ctx, &f.shards, f.storageKey, base, loc, log); err != nil {
 		return nil, err
 	}
 	if np.engine != store.Engine(base) {

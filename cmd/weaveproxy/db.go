@@ -20,12 +20,13 @@ import (
 
 // runDB: `weaveproxy db init --db DSN`.
 func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "usage: weaveproxy db init --db DSN"
+	const synopsis = "usage: weaveproxy db init --db DSN [--storage-key auto|id|name]"
 	if len(args) == 0 || (args[0] != "init" && !isHelp(args[0])) {
 		return errors.New(synopsis)
 	}
 	fs := cli.NewFlags("db init", synopsis, stderr)
 	dsn := fs.String("db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
+	key := fs.String("storage-key", "auto", storageKeyUsage)
 	if isHelp(args[0]) {
 		fs.Usage()
 		return flag.ErrHelp
@@ -34,12 +35,16 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	e, err := openEngine(ctx, *dsn, log)
+	e, err := openEngine(ctx, *dsn, *key, log)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	fmt.Fprintf(stdout, "schema ready in %s (%s)\n", redactDSN(*dsn), e.Name())
+	keyed := "id"
+	if e.KeyedByName() {
+		keyed = "name"
+	}
+	fmt.Fprintf(stdout, "schema ready in %s (%s, storage keyed by user %s)\n", redactDSN(*dsn), e.Name(), keyed)
 	return nil
 }
 
@@ -116,3 +121,7 @@ func unlockViaAdmin(ctx context.Context, admin, token, name string, stdout io.Wr
 	fmt.Fprintf(stdout, "unlocked %s\n", name)
 	return nil
 }
+
+// storageKeyUsage documents --storage-key for serve and db init.
+const storageKeyUsage = "how storage tables key a user: id (users.id), name (users.username: older PHP and Python schemas), " +
+	"or auto: as the existing wbo table is keyed (username a string: name), id for new tables"

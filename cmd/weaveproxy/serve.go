@@ -28,6 +28,7 @@ type serveFlags struct {
 	listen       string
 	adminListen  string
 	dsn          string
+	storageKey   string
 	registration string
 	routes       string
 	quotaKB      float64
@@ -141,6 +142,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "Sync listener address")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:9090", "admin API address (routes, metrics, health); empty disables")
 	fs.StringVar(&f.dsn, "db", "sqlite:weave.db", "database: sqlite:PATH or mysql:<go-sql-driver DSN>")
+	fs.StringVar(&f.storageKey, "storage-key", "auto", storageKeyUsage)
 	fs.StringVar(&f.registration, "registration", "", "open, closed or secret:VALUE (default: open for the embedded SQLite server on a loopback listener; closed with --routes or MySQL)")
 	fs.StringVar(&f.routes, "routes", "", "routes.yaml: run as the proxy in front of the legacy server")
 	fs.Float64Var(&f.quotaKB, "quota-kb", 5120, "storage quota per user in KB; 0 disables")

@@ -54,7 +54,7 @@ func (l *userLocator) locate(ctx context.Context, id int64) (string, error) {
 // buildShards returns the storage engine over base: base itself, or a
 // shard.Router over the wbo tables or node databases the flags name. loc
 // must get its users before the first request.
-func buildShards(ctx context.Context, f *shardFlags, base *sqlstore.Engine, loc *userLocator, log *slog.Logger) (store.Engine, error) {
+func buildShards(ctx context.Context, f *shardFlags, key string, base *sqlstore.Engine, loc *userLocator, log *slog.Logger) (store.Engine, error) {
 	switch {
 	case f.wboShards < 0:
 		return nil, fmt.Errorf("--wbo-shards: %d is negative", f.wboShards)
@@ -85,11 +85,12 @@ func buildShards(ctx context.Context, f *shardFlags, base *sqlstore.Engine, loc 
 			if _, dup := byNode[node]; dup {
 				return nil, fmt.Errorf("--node-db: %s twice", node)
 			}
-			e, err := openEngine(ctx, dsn, log)
+			e, err := openEngine(ctx, dsn, key, log)
 			if err != nil {
 				closeAll(engines)
 				return nil, fmt.Errorf("--node-db %s: %w", node, err)
 			}
+			e.NamesFrom(base) // the accounts are in --db
 			byNode[node] = len(engines)
 			engines = append(engines, e)
 		}

@@ -96,6 +96,11 @@ func (c *nameCache) forget(id int64) {
 	delete(c.m, id)
 }
 
+// NamesFrom makes an engine keyed by name look names up in accounts' users
+// and id map tables instead of its own: a node's storage database holds
+// no accounts (serve --node-db).
+func (e *Engine) NamesFrom(accounts *Engine) { e.accounts = accounts }
+
 // KeyedByName reports whether the engine keys storage by user name (after
 // Init, as the tables found say).
 func (e *Engine) KeyedByName() bool { return e.names != nil }
@@ -111,17 +116,21 @@ func (e *Engine) userKey(ctx context.Context, id int64) (storageKey, error) {
 	if name, ok := e.names.get(id); ok {
 		return storageKey{name}, nil
 	}
-	q := e.reader()
+	src := e
+	if e.accounts != nil {
+		src = e.accounts
+	}
+	q := src.reader()
 	var name string
-	err := q.QueryRowContext(ctx, "SELECT username FROM "+e.d.quote(e.t.users)+" WHERE id = ?", id).Scan(&name)
+	err := q.QueryRowContext(ctx, "SELECT username FROM "+src.d.quote(src.t.users)+" WHERE id = ?", id).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = q.QueryRowContext(ctx, "SELECT username FROM "+e.d.quote(e.t.ids)+" WHERE id = ?", id).Scan(&name)
+		err = q.QueryRowContext(ctx, "SELECT username FROM "+src.d.quote(src.t.ids)+" WHERE id = ?", id).Scan(&name)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return storageKey{}, fmt.Errorf("sqlstore: user %d has no name to key storage by: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return storageKey{}, e.wrap("user name", err)
+		return storageKey{}, src.wrap("user name", err)
 	}
 	e.names.put(id, name)
 	return storageKey{name}, nil

@@ -130,3 +130,23 @@ func openEngineErr(t *testing.T, dsn string, cfg Config) (*Engine, error) {
 	t.Cleanup(func() { e.Close() })
 	return e, e.Init(ctx)
 }
+
+// TestNamesFromAccounts: a node's storage database keyed by name holds no
+// accounts; the names come from the accounts engine's users table.
+func TestNamesFromAccounts(t *testing.T) {
+	ctx := context.Background()
+	accounts := openEngine(t, backends[0].dsn(t), Config{})
+	node := openEngine(t, backends[0].dsn(t), Config{StorageKey: KeyName})
+	alice, err := accounts.CreateUser(ctx, store.User{Username: "alice", MD5: "x", Status: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.PutItems(ctx, alice, "bookmarks", []store.WBO{wbo("a", "A", 100)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("write before NamesFrom: %v, want ErrNotFound (no such account on the node)", err)
+	}
+	node.NamesFrom(accounts)
+	mustPut(t, node, alice, "bookmarks", wbo("a", "A", 100))
+	if n := count(t, node, "SELECT COUNT(*) FROM wbo WHERE username = 'alice'"); n != 1 {
+		t.Errorf("node keeps %d rows under alice's name, want 1", n)
+	}
+}

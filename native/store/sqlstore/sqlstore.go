@@ -75,6 +75,9 @@ type Engine struct {
 	// keyed by name, caches each id's name (see keying.go).
 	key   string
 	names *nameCache
+	// accounts, when set, is the engine whose tables give the names
+	// (see NamesFrom).
+	accounts *Engine
 
 	// snap is set in a snapshot view (see Snapshot): every read runs on
 	// it, and every write is refused.
