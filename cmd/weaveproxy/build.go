@@ -190,7 +190,9 @@ func buildNative(ctx context.Context, f *serveFlags, log *slog.Logger, a *app) (
 		return nil, err
 	}
 	basic := auth.NewBasic(users, auth.BasicOptions{Events: events, CheckLocation: f.ownUsersOnly,
-		CredentialTTL: f.credentialTTL, PasswordHash: hashing, Logger: log})
+		CredentialTTL: f.credentialTTL, PasswordHash: hashing, Logger: log,
+		// The guard calls basic.Forget before every account change it sees.
+		RecentTTL: auth.DefaultRecentTTL})
 	np.lockout = lockout.New(basic, np.counters, lockout.Config{
 		MaxFailures: f.lockMax, Window: f.lockWindow, Lockout: f.lockFor,
 		// The counter store logs its own changes of state.

@@ -30,7 +30,9 @@ type BasicOptions struct {
 	// (0: DefaultCredentialTTL; negative: never).
 	CredentialTTL time.Duration
 	// RecentTTL is how long a successful login is answered without
-	// reading the users table (0: DefaultRecentTTL; negative: never).
+	// reading the users table; 0 or negative: never. Set it only where
+	// every account change passes something that calls Forget (the
+	// guard): otherwise an old password keeps working that long.
 	RecentTTL time.Duration
 	// Now is the clock of both memories; nil means time.Now.
 	Now func() time.Time

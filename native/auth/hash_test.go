@@ -142,7 +142,7 @@ func TestRecentLogins(t *testing.T) {
 	eng := storetest.SQLite().Open(t)
 	u := storetest.AddUser(t, eng, store.User{Username: "recent", MD5: HashPassword("first password"), Status: 1})
 	clk := testenv.NewClock(time.Now())
-	b := NewBasic(eng, BasicOptions{Now: clk.Now})
+	b := NewBasic(eng, BasicOptions{Now: clk.Now, RecentTTL: DefaultRecentTTL})
 	if err := login(t, b, "recent", "first password"); err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,9 @@ type recentLogin struct {
 }
 
 func newRecentLogins(ttl time.Duration, now func() time.Time) *recentLogins {
+	if ttl <= 0 {
+		return nil // off unless asked for: see BasicOptions.RecentTTL
+	}
 	ttl, now, key, ok := memorySettings(ttl, DefaultRecentTTL, now)
 	if !ok {
 		return nil

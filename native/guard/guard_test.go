@@ -32,7 +32,7 @@ func newStack(t testing.TB, budget int64) *stack {
 	e := storetest.SQLite().Open(t)
 	storetest.AddUser(t, e, store.User{Username: "alice", MD5: auth.HashPassword("alice's password"), Status: 1})
 	s := &stack{}
-	s.basic = auth.NewBasic(e, auth.BasicOptions{})
+	s.basic = auth.NewBasic(e, auth.BasicOptions{RecentTTL: auth.DefaultRecentTTL})
 	s.lock = lockout.New(s.basic, counter.NewMemory(), lockout.Config{MaxFailures: 3}, nil, nil)
 	lim := ratelimit.New(counter.NewMemory(), ratelimit.Config{Read: ratelimit.Budget{Limit: budget}}, nil)
 	s.g = New(Config{Auth: s.lock, Limiter: lim, ClientAddr: func(r *http.Request) string { return r.RemoteAddr }})
