@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -156,7 +157,11 @@ func TestBreakerCountsGatewayErrorsAndTimeouts(t *testing.T) {
 
 func TestBreakerIgnoresClientsThatLeave(t *testing.T) {
 	release := make(chan struct{})
-	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	reached := make(chan struct{}, 3)
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached <- struct{}{}
+		<-release
+	}))
 	defer legacy.Close()
 	defer close(release)
 	cfg := breakerCfg(legacy.URL)
@@ -164,13 +169,24 @@ func TestBreakerIgnoresClientsThatLeave(t *testing.T) {
 	ended := make(chan Result, 3)
 	srv, u := proxyServer(t, cfg, func(r Result) { ended <- r })
 	for range 3 {
-		client := &http.Client{Timeout: 20 * time.Millisecond}
-		if _, err := client.Get(srv.URL + "/x"); err == nil {
-			t.Fatal("expected a client timeout")
+		// The client leaves once legacy has its request, however slow the
+		// machine: a client timeout could fire before the proxy even saw
+		// the request, and then no result would ever come.
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-reached:
+			case <-time.After(30 * time.Second):
+			}
+			cancel()
+		}()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/x", nil)
+		if _, err := http.DefaultClient.Do(req); err == nil {
+			t.Fatal("expected the client to give up")
 		}
 	}
 	for range 3 {
-		if r := <-ended; r.Status != 499 || !r.Reached {
+		if r := await(t, ended, "the result of a request whose client left"); r.Status != 499 || !r.Reached {
 			t.Errorf("client gone: %+v", r)
 		}
 	}
