@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // ldapArgs starts a slapd with an ou=people branch and returns it with the

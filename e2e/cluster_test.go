@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // cluster is several weaveproxy processes on one MariaDB database and one

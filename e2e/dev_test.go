@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // devEnv is the env.json `weaveproxy dev` writes.

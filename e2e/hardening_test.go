@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // closedWithin reports whether the server closes conn (EOF or reset on

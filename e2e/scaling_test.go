@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // TestTwoStorageNodes is docs/scaling.md's two-node setup, Mozilla's

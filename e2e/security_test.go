@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // twoInstances starts two native servers on one MariaDB database and one

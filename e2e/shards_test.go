@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 func rowCount(t *testing.T, db *sql.DB, q string) int {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // stack is the migration as Ops run it: MariaDB holding the legacy

@@ -17,7 +17,7 @@ import (
 	"weaveproxy/diff/rules"
 	"weaveproxy/diff/store"
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store/sqlstore"
 )
 

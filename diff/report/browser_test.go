@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"weaveproxy/diff/report"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // browser starts a headless chromium for one test, in a window wide

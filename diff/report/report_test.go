@@ -20,7 +20,7 @@ import (
 	"weaveproxy/diff/recorder"
 	"weaveproxy/diff/report"
 	"weaveproxy/diff/store"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/report.golden.json")

@@ -17,7 +17,7 @@ import (
 	"weaveproxy/diff/noise"
 	"weaveproxy/diff/recorder"
 	"weaveproxy/diff/store"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -13,7 +13,7 @@ import (
 	"weaveproxy/diff/redact/redacttest"
 	"weaveproxy/diff/rules"
 	"weaveproxy/diff/store"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 func TestCountsByClassAndBucket(t *testing.T) {

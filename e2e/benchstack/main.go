@@ -26,8 +26,8 @@ import (
 	"syscall"
 	"time"
 
-	"weaveproxy/e2e/testenv"
 	"weaveproxy/internal/bench"
+	"weaveproxy/internal/testenv"
 )
 
 func main() {

@@ -18,7 +18,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 func userID(t testing.TB, f *fixture, name string) int {

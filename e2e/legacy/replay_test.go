@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/internal/testfiles"
 )
 

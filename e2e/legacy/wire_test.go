@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store/sqlstore"
 )
 

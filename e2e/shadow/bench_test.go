@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	nstore "weaveproxy/native/store"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"weaveproxy/diff/store"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native"
 	"weaveproxy/native/auth"
 	nstore "weaveproxy/native/store"

@@ -9,7 +9,7 @@ import (
 	"weaveproxy/diff/replay"
 	"weaveproxy/diff/store"
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/internal/testfiles"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/shadow"

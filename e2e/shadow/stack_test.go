@@ -22,7 +22,7 @@ import (
 
 	"weaveproxy/diff/store"
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/userapi"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 // write is one request of the write script.

@@ -4,7 +4,7 @@
 // from ../shared/legacy-php when present, else the stand-in of e2e/legacy),
 // an SMTP sink whose messages can be read on a small web page and in a
 // folder, and slapd; the caller then runs the proxy in front of PHP with
-// ServeArgs. Every server is started by the same e2e/testenv starters the
+// ServeArgs. Every server is started by the same internal/testenv starters the
 // tests use, through a testenv.Session, so the two cannot drift apart.
 package dev
 
@@ -21,7 +21,7 @@ import (
 	"strings"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth/smtpsink"
 	"weaveproxy/native/store/sqlstore"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

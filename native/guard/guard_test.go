@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/lockout"

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/cef/ceftest"

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/cef/ceftest"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/cef"
 	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/counter"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/auth/smtpsink"
 	"weaveproxy/native/cef/ceftest"

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store"

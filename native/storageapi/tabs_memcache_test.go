@@ -3,7 +3,7 @@ package storageapi
 import (
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/cache"
 	"weaveproxy/native/counter"
 	"weaveproxy/native/store/storetest"

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"weaveproxy/e2e/legacy"
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/auth"
 	"weaveproxy/native/cef/ceftest"
 	"weaveproxy/native/store/storetest"

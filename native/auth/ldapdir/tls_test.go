@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/storetest"
 )

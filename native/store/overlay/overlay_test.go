@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 	"weaveproxy/native/store/storetest"

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store"
 )
 

@@ -1,6 +1,6 @@
 // Package storetest opens the real database engines that tests of the
 // native packages run on: a SQLite file in the test's temp dir and a fresh
-// database on the shared throwaway MariaDB server of e2e/testenv. It is
+// database on the shared throwaway MariaDB server of internal/testenv. It is
 // imported only by tests.
 //
 // It does not import native/auth, so auth's own tests can use it too:
@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/e2e/testenv"
+	"weaveproxy/internal/testenv"
 	"weaveproxy/native/store"
 	"weaveproxy/native/store/sqlstore"
 )
