@@ -1,4 +1,4 @@
-module weaveproxy
+module github.com/weaveproxy/weaveproxy
 
 go 1.26.8
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // ldapArgs starts a slapd with an ou=people branch and returns it with the

@@ -22,6 +22,6 @@ bin=$(mktemp -d)/weaveproxy
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
-go build -ldflags "-X weaveproxy/internal/buildinfo.version=bench -X weaveproxy/internal/buildinfo.commit=$commit" \
+go build -ldflags "-X github.com/weaveproxy/weaveproxy/internal/buildinfo.version=bench -X github.com/weaveproxy/weaveproxy/internal/buildinfo.commit=$commit" \
   -o "$bin" ./cmd/weaveproxy
 go run ./e2e/benchstack --bin "$bin" "$@"

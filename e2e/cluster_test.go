@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // cluster is several weaveproxy processes on one MariaDB database and one

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // devEnv is the env.json `weaveproxy dev` writes.

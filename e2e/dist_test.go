@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // TestDistTarball builds the release tarball with scripts/dist.sh (amd64

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // closedWithin reports whether the server closes conn (EOF or reset on

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -31,7 +31,7 @@ var binary = sync.OnceValues(func() (string, error) {
 	out := filepath.Join(dir, "weaveproxy")
 	// Built as scripts/dist.sh builds the release (static, -trimpath), so
 	// the tests run what ships and the dist test reuses the build cache.
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "weaveproxy/cmd/weaveproxy")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/weaveproxy/weaveproxy/cmd/weaveproxy")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, b)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
 )
 
 // TestIDsWithSlashThroughTheProxy: ids made from base64 ('/', '+', '=')

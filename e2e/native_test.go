@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // twoDecimals is how Sync 1.1 prints every timestamp.

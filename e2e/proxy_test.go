@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
 )
 
 // seed writes a small, fixed data set through the PHP server directly, so

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // TestTwoStorageNodes is docs/scaling.md's two-node setup, Mozilla's

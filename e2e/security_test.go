@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // twoInstances starts two native servers on one MariaDB database and one

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func rowCount(t *testing.T, db *sql.DB, q string) int {

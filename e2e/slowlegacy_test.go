@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // slowLegacy is a real PHP process that answers as slowly as asked

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // stack is the migration as Ops run it: MariaDB holding the legacy

@@ -4,7 +4,7 @@ import (
 	"database/sql"
 	"testing"
 
-	"weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
 )
 
 // TestOutputFormatsAgreeWithLegacy reads the same rows from the legacy

@@ -10,15 +10,15 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/internal/dryrun"
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/captcha"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/resetpages"
-	"weaveproxy/native/storageapi"
-	"weaveproxy/native/store"
-	"weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/internal/dryrun"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/captcha"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/resetpages"
+	"github.com/weaveproxy/weaveproxy/native/storageapi"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
 )
 
 // Config configures a Server. Engine is required; every other field has a

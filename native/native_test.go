@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/store/storetest"
-	"weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
 )
 
 func newServer(t *testing.T) (*Server, *sqlstore.Engine) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // BenchmarkProxy measures the cost of the proxy hop: each iteration makes

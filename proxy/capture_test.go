@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/internal/capture"
+	"github.com/weaveproxy/weaveproxy/internal/capture"
 )
 
 // The Shadower of the proxy's own tests: it records pairs for the test to

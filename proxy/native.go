@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/internal/capture"
-	"weaveproxy/proxy/metrics"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/internal/capture"
+	"github.com/weaveproxy/weaveproxy/proxy/metrics"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // serveNative answers r natively. A GET on a route with fallback is

@@ -32,10 +32,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/proxy/forward"
-	"weaveproxy/proxy/metrics"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/proxy/forward"
+	"github.com/weaveproxy/weaveproxy/proxy/metrics"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // Invalidator drops whatever the native side caches for a user. The proxy

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 const modesYAML = `legacy:

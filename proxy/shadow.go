@@ -3,7 +3,7 @@ package proxy
 import (
 	"net/http"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // Shadower serves the requests of routes in shadow mode. The shadow

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // Status describes the table in force, for the admin API. What needs

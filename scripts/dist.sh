@@ -38,7 +38,7 @@ out="$(cd "$out" && pwd)"
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-pkg=weaveproxy/internal/buildinfo
+pkg=github.com/weaveproxy/weaveproxy/internal/buildinfo
 for arch in $arches; do
   name="weaveproxy-$version-linux-$arch"
   dir="$stage/$name"

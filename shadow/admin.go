@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/diff/report"
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // AdminPrefix is where AdminHandler serves; mount it on the admin

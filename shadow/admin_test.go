@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 const adminRoutes = `# cutover test

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/internal/capture"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/internal/capture"
 )
 
 // captured is a request as the client sent it, detached from the

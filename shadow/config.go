@@ -8,10 +8,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // LearnNoiseKey is the key of a route's `diff:` block that the shadow side

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // ErrNotReady is returned by Promote when the route's shadow record does

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/internal/dryrun"
-	"weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/internal/dryrun"
+	"github.com/weaveproxy/weaveproxy/proxy"
 )
 
 // dryRuns bounds and tracks the writes' dry runs, which outlive the

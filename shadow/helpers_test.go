@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // rig drives a Shadower the way the proxy does: it matches each request

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/replay"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 // ReplayResult tallies one replay run.

@@ -55,10 +55,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/internal/capture"
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/internal/capture"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/proxy"
 )
 
 // Options configure a Shadower. Store is required.

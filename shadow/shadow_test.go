@@ -11,15 +11,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/weaveproxy/weaveproxy/diff/noise"
+	"github.com/weaveproxy/weaveproxy/internal/dryrun"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"weaveproxy/diff/noise"
-	"weaveproxy/internal/dryrun"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 const (

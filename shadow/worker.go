@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 // job is one shadowed request on its way to comparison. It holds no

@@ -14,13 +14,13 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
 
-	"weaveproxy/native/auth/ldapdir"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/auth/ldapdir"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 // accountFlags choose where accounts live: the users table of --db, or an

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"weaveproxy/native/ratelimit"
+	"github.com/weaveproxy/weaveproxy/native/ratelimit"
 )
 
 // buildNativeOnly finishes a server with no routes.yaml: the native server

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/internal/bench"
+	"github.com/weaveproxy/weaveproxy/internal/bench"
 )
 
 // targetFlags collects repeated --target NAME=URL flags in order: the

@@ -6,7 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"weaveproxy/internal/config"
+	"github.com/weaveproxy/weaveproxy/internal/config"
 )
 
 // installedConfig is where scripts/install.sh puts the settings file;

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/native/cef"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/lockout"
-	"weaveproxy/shadow/cli"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/lockout"
+	"github.com/weaveproxy/weaveproxy/shadow/cli"
 )
 
 // runDB: `weaveproxy db init --db DSN`.

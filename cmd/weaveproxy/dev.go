@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"weaveproxy/internal/dev"
+	"github.com/weaveproxy/weaveproxy/internal/dev"
 )
 
 // runDev: `weaveproxy dev` starts MariaDB, memcached, the legacy PHP

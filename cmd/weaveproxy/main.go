@@ -23,7 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"weaveproxy/shadow/cli"
+	"github.com/weaveproxy/weaveproxy/shadow/cli"
 )
 
 // command is one subcommand: it parses its own flags from args and runs.

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/native/cache"
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/admin"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/native/cache"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/admin"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 // buildProxy turns the server into the strangler proxy described by

@@ -16,10 +16,10 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"weaveproxy/internal/config"
-	"weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/internal/config"
+	"github.com/weaveproxy/weaveproxy/native/counter"
 
-	"weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/auth"
 )
 
 // serveFlags is everything `weaveproxy serve` reads from its command line.

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/forward"
-	"weaveproxy/shadow"
-	"weaveproxy/shadow/cli"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/forward"
+	"github.com/weaveproxy/weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/shadow/cli"
 )
 
 // shadowQueue bounds the comparison work a shadowing proxy takes on

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/shard"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/shard"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 // shardFlags spread storage over several engines in one process.

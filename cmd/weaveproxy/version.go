@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"weaveproxy/internal/buildinfo"
+	"github.com/weaveproxy/weaveproxy/internal/buildinfo"
 )
 
 // runVersion: `weaveproxy version` prints the version and commit the

@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/normalize"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/normalize"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // Compare compares the legacy and native answers of a pair.

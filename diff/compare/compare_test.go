@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // ans builds an answer from "Name: value" header lines.

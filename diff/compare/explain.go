@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/normalize"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/normalize"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // Rule names the report shows for a pair that is equal only after rules.

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"testing"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // FuzzAnswers compares arbitrary bodies under every endpoint's rules: no

@@ -5,10 +5,10 @@ import (
 	"math/big"
 	"sort"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/normalize"
-	"weaveproxy/diff/path"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/normalize"
+	"github.com/weaveproxy/weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // Timestamps are compared by their relations as well as (or, for replays,

@@ -10,10 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/normalize"
-	"weaveproxy/diff/path"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/normalize"
+	"github.com/weaveproxy/weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // reporter collects the path of every unequal leaf cmp visits.

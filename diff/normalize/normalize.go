@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 // Raw is a body, or a record, that is kept as text: not JSON by its

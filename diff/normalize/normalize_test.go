@@ -2,14 +2,14 @@ package normalize
 
 import (
 	"encoding/json"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 	"net/http"
 	"reflect"
 	"sort"
 	"testing"
-	"weaveproxy/internal/testfiles"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
 )
 
 func TestAnswer(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 	"context"
 	"fmt"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/compare"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/compare"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 // Recorder compares and stores pairs. It is safe for concurrent use.

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 func TestObserve(t *testing.T) {

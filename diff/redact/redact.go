@@ -14,8 +14,8 @@ import (
 	"regexp"
 	"strings"
 
-	"weaveproxy/diff"
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // Mark replaces every secret.

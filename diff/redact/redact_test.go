@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/redact/redacttest"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/redact/redacttest"
 )
 
 func TestPairRedactsEverySecret(t *testing.T) {

@@ -2,23 +2,23 @@ package replay_test
 
 import (
 	"context"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"weaveproxy/internal/testfiles"
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/replay"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

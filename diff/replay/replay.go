@@ -21,8 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
 )
 
 // Entry is one recorded pair.

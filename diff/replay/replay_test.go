@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"weaveproxy/internal/testfiles"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 func recordingsPath() string { return testfiles.Recordings() }

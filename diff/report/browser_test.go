@@ -12,8 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"weaveproxy/diff/report"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // browser starts a headless chromium for one test, in a window wide

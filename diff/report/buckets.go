@@ -3,7 +3,7 @@ package report
 import (
 	"time"
 
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 // chartPoints is about how many points a match-rate chart shows, whatever

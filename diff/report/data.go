@@ -14,7 +14,7 @@ import (
 	"sort"
 	"time"
 
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 // Source is what a report reads; *store.Store is one.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 //go:embed report.tmpl

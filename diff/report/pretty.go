@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/compare"
-	"weaveproxy/diff/normalize"
-	"weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/compare"
+	"github.com/weaveproxy/weaveproxy/diff/normalize"
+	"github.com/weaveproxy/weaveproxy/diff/path"
 )
 
 // line is one line of a side of a sample, highlighted when it holds (part

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 func highlighted(ls []line) []string {

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/noise"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/report"
-	"weaveproxy/diff/store"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/noise"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/report.golden.json")

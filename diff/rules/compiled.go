@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff/path"
 )
 
 // Compiled is a RuleSet applied to one request: the endpoint's defaults

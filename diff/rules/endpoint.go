@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // Kind is the API call a request makes, as far as the comparison rules

@@ -33,7 +33,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff/path"
 )
 
 // AnyValue as a timestamp tolerance means: never compare timestamp values,

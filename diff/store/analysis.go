@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/noise"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/noise"
 )
 
 // analysis is everything known about one route, read in one go; classes

@@ -13,11 +13,11 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/noise"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/store"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/noise"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 // storedPair is a sample's pair as kept in the database: headers as

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/noise"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/noise"
 )
 
 // Counts are pairs by class. Identical + EqualAfterRules + Noise +

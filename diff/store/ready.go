@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 // Gate is the cutover rule: a route may move to native once it has at

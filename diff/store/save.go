@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/redact"
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/redact"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // Observation is one compared pair, ready to be stored.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/diff/replay"
-	"weaveproxy/internal/testfiles"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 )
 
 // TestSeedDeliberateOnceAndNarrow: seeding twice adds nothing the second

@@ -24,8 +24,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite"
 
-	"weaveproxy/diff/noise"
-	dsnpkg "weaveproxy/internal/dsn"
+	"github.com/weaveproxy/weaveproxy/diff/noise"
+	dsnpkg "github.com/weaveproxy/weaveproxy/internal/dsn"
 )
 
 // Options configure a store; zero fields take the defaults.

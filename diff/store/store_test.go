@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/redact/redacttest"
-	"weaveproxy/diff/rules"
-	"weaveproxy/diff/store"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/redact/redacttest"
+	"github.com/weaveproxy/weaveproxy/diff/rules"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func TestCountsByClassAndBucket(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/path"
 )
 
 // Waiver accepts a finding: QA decided native may differ there.

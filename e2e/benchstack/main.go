@@ -26,8 +26,8 @@ import (
 	"syscall"
 	"time"
 
-	"weaveproxy/internal/bench"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/bench"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func main() {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // agreeScript is a session beyond the recordings: odd ids, the filters and

@@ -17,8 +17,8 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func userID(t testing.TB, f *fixture, name string) int {

@@ -19,9 +19,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/internal/testfiles"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 )
 
 // recording is one request/response pair of testdata/recordings.

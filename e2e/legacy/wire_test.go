@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

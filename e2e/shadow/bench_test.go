@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	nstore "weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	nstore "github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // BenchmarkShadowLatency measures what shadow mode costs the client on

@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/store"
-	"weaveproxy/native"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/userapi"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/native"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // binary builds cmd/weaveproxy once per test binary: the CLI tests run
@@ -33,7 +33,7 @@ var binary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "weaveproxy")
-	if b, err := exec.Command("go", "build", "-o", out, "weaveproxy/cmd/weaveproxy").CombinedOutput(); err != nil {
+	if b, err := exec.Command("go", "build", "-o", out, "github.com/weaveproxy/weaveproxy/cmd/weaveproxy").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, b)
 	}
 	return out, nil

@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native"
-	"weaveproxy/native/auth"
-	nstore "weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	nstore "github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 // The load of TestShadowWritesTakeNoLock: writers per user, users, and

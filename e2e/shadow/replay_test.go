@@ -5,14 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/replay"
-	"weaveproxy/diff/store"
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/internal/testfiles"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 // recordings is the legacy PHP server's recorded traffic, the

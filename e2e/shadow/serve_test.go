@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 // The real binary in proxy mode, every route shadowed in front of the PHP

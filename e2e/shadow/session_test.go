@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff/report"
-	"weaveproxy/diff/store"
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 // drift delays every native read by this much, so that each read pair's

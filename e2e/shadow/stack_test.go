@@ -20,16 +20,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/userapi"
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/forward"
-	"weaveproxy/proxy/routes"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/forward"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native"
-	"weaveproxy/native/store/storetest"
-	"weaveproxy/native/userapi"
+	"github.com/weaveproxy/weaveproxy/native"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/userapi"
 )
 
 // nativeServer is the Go Weave server on a fresh SQLite file, in process.

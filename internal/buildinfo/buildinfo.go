@@ -10,8 +10,8 @@ import (
 	"runtime/debug"
 )
 
-// Set by the linker: -X weaveproxy/internal/buildinfo.version=1.2.3
-// -X weaveproxy/internal/buildinfo.commit=abcdef. Strings, not consts, so
+// Set by the linker: -X github.com/weaveproxy/weaveproxy/internal/buildinfo.version=1.2.3
+// -X github.com/weaveproxy/weaveproxy/internal/buildinfo.commit=abcdef. Strings, not consts, so
 // that -X can reach them.
 var (
 	version = ""

@@ -17,7 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/internal/yamlpos"
+	"github.com/weaveproxy/weaveproxy/internal/yamlpos"
 )
 
 // Problem is one thing wrong with a settings file, at a line and column.

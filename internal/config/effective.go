@@ -4,7 +4,7 @@ import (
 	"flag"
 	"strings"
 
-	"weaveproxy/internal/dsn"
+	"github.com/weaveproxy/weaveproxy/internal/dsn"
 )
 
 // Setting is one flag's value in force, for `weaveproxy config check`.

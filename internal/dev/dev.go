@@ -20,10 +20,10 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth/smtpsink"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth/smtpsink"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 // Options says where things are.

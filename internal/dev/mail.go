@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/auth/smtpsink"
+	"github.com/weaveproxy/weaveproxy/native/auth/smtpsink"
 )
 
 // mailbox keeps what the SMTP sink receives: each message as NNNN.eml in

@@ -32,16 +32,16 @@ func TestOneOwner(t *testing.T) {
 		t.Skip("needs the go tool on PATH")
 	}
 	users := []string{
-		"weaveproxy/proxy/routes",     // route table
-		"weaveproxy/proxy/metrics",    // route labels
-		"weaveproxy/native/ratelimit", // budgets
-		"weaveproxy/native/lockout",   // lockout counters
-		"weaveproxy/diff/rules",       // report rows
-		"weaveproxy/diff/redact",      // what is storage data
-		"weaveproxy/native",           // the native dispatcher
-		"weaveproxy/native/storageapi",
-		"weaveproxy/native/userapi",
-		"weaveproxy/shadow", // which routes write
+		"github.com/weaveproxy/weaveproxy/proxy/routes",     // route table
+		"github.com/weaveproxy/weaveproxy/proxy/metrics",    // route labels
+		"github.com/weaveproxy/weaveproxy/native/ratelimit", // budgets
+		"github.com/weaveproxy/weaveproxy/native/lockout",   // lockout counters
+		"github.com/weaveproxy/weaveproxy/diff/rules",       // report rows
+		"github.com/weaveproxy/weaveproxy/diff/redact",      // what is storage data
+		"github.com/weaveproxy/weaveproxy/native",           // the native dispatcher
+		"github.com/weaveproxy/weaveproxy/native/storageapi",
+		"github.com/weaveproxy/weaveproxy/native/userapi",
+		"github.com/weaveproxy/weaveproxy/shadow", // which routes write
 	}
 	cmd := exec.Command("go", append([]string{"list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}"}, users...)...)
 	cmd.Dir = moduleRoot(t)
@@ -51,7 +51,7 @@ func TestOneOwner(t *testing.T) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, " ")
-		if !strings.Contains(" "+imports+" ", " weaveproxy/internal/weaveurl ") {
+		if !strings.Contains(" "+imports+" ", " github.com/weaveproxy/weaveproxy/internal/weaveurl ") {
 			t.Errorf("%s does not import internal/weaveurl", pkg)
 		}
 	}

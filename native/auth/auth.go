@@ -5,8 +5,8 @@ package auth
 import (
 	"net/http"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // Failures an Authenticator reports. The wire package owns them (it

@@ -3,7 +3,7 @@ package auth
 import (
 	"context"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // PasswordBackend is implemented by a store.Users that keeps passwords

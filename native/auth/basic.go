@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // BasicOptions configures a Basic authenticator.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestParseBasic(t *testing.T) {

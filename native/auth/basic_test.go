@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

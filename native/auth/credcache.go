@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // DefaultCredentialTTL is how long a verified password is remembered. An

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // PasswordHash is how new passwords are stored (--password-hash).

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func login(t *testing.T, b *Basic, user, password string) error {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/auth/smtpsink"
+	"github.com/weaveproxy/weaveproxy/native/auth/smtpsink"
 )
 
 func TestSMTPMailerDeliversUTF8(t *testing.T) {

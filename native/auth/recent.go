@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // DefaultRecentTTL is how long a successful login is answered from

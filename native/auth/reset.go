@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 var (

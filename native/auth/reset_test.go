@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/auth/smtpsink"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth/smtpsink"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func TestNewResetCode(t *testing.T) {

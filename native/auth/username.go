@@ -3,7 +3,7 @@ package auth
 import (
 	"strings"
 
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // The user-name grammar is owned by internal/weaveurl, so the proxy and

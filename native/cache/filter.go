@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"slices"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // tabSet is a user's tabs in primary-key (id) order, expired ones

@@ -15,9 +15,9 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

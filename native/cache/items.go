@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // readTabs returns every tab of a user from memcache. served is false

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // The operators' account calls pass through, like the rest of the

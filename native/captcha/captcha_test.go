@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/captcha/captchatest"
+	"github.com/weaveproxy/weaveproxy/native/captcha/captchatest"
 )
 
 func TestVerify(t *testing.T) {

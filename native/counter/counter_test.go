@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 )
 
 func TestFallbackConformance(t *testing.T) {

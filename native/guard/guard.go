@@ -18,11 +18,11 @@ import (
 	"log/slog"
 	"net/http"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/ratelimit"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/ratelimit"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // Config configures a Guard.

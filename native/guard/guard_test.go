@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/lockout"
-	"weaveproxy/native/ratelimit"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/lockout"
+	"github.com/weaveproxy/weaveproxy/native/ratelimit"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

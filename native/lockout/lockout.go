@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Config holds the lockout policy. Zero fields take the spec's defaults.

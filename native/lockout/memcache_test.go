@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/counter"
 )
 
 // TestSharedAcrossInstances: two Authenticators (two proxy instances) on

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/counter"
 )
 
 // instance is one proxy instance: its own Limiter and memcache client,

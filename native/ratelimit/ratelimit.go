@@ -15,10 +15,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // Route classes with a default budget. A classifier may use others; they

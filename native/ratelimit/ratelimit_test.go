@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // TestBrowserResetFlow walks the whole reset in Chromium: the forgot form,

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 const resetTitle = "Reset your Sync password"

@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/captcha"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/captcha"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Paths the handler serves.

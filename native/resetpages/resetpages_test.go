@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/captcha"
-	"weaveproxy/native/captcha/captchatest"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/captcha"
+	"github.com/weaveproxy/weaveproxy/native/captcha/captchatest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func contains(t *testing.T, p result, status int, want ...string) {

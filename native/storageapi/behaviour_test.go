@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // TestCrossUserRefused: valid credentials for another account's path get

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // BenchmarkConcurrent drives whole requests through the handler from many

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // BenchmarkAPI measures whole requests through the handler on each real

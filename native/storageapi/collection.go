@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // getCollection lists ids, or full items with "full", in the format the

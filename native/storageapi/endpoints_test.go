@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // step is one exchange of the endpoint transcript. Paths starting with "/"

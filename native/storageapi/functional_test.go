@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // setupPY is the Python suite's setUp: a wiped account, empty POSTs to six

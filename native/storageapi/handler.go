@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // Config configures a Handler. Zero values take the documented defaults.

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/store/storetest"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

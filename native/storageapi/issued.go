@@ -3,7 +3,7 @@ package storageapi
 import (
 	"sync"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // issuedCapacity bounds the per-user memory of write timestamps: beyond

@@ -3,8 +3,8 @@ package storageapi
 import (
 	"fmt"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // getItem answers one live item as JSON (no Accept negotiation), or 404

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // TestConcurrentWritesCommitInTimestampOrder plays a client syncing with

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // deliberate is a pair where native differs from the legacy answer on

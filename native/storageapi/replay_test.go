@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/weaveproxy/weaveproxy/internal/testfiles"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -13,11 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"weaveproxy/internal/testfiles"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // recordedPair is one line of the legacy recordings.

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // endpointFunc serves one matched, authenticated request. It writes the

@@ -3,10 +3,10 @@ package storageapi
 import (
 	"testing"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/cache"
-	"weaveproxy/native/counter"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/cache"
+	"github.com/weaveproxy/weaveproxy/native/counter"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // TestWriteTabs503Memcache is Mozilla's test_write_tabs_503 as the Python

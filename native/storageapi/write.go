@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // quotaWarnKB: below this many KB left, writes carry X-Weave-Quota-Remaining.

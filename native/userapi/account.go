@@ -6,9 +6,9 @@ import (
 	"io"
 	"net/http"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // exists answers 1 or 0.

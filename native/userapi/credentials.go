@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"unicode/utf8"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // authed authenticates the path's user and sets X-Weave-Alert like PHP.

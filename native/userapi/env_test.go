@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/auth/smtpsink"
-	"weaveproxy/native/captcha"
-	"weaveproxy/native/captcha/captchatest"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/auth/smtpsink"
+	"github.com/weaveproxy/weaveproxy/native/captcha"
+	"github.com/weaveproxy/weaveproxy/native/captcha/captchatest"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

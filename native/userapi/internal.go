@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"strings"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // Internal endpoint names, for InternalConfig.Endpoints.

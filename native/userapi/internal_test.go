@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 const testToken = "operator-token-0123456789"

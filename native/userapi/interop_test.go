@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/e2e/legacy"
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/cef/ceftest"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/e2e/legacy"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/cef/ceftest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // TestPasswordsInteroperateWithLegacy shares one MariaDB database between

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // NodeAssigner gives a user without a node one, once (sqlstore.Engine:

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // withNodes serves node assignment over the env's engine.

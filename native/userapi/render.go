@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 var errNotFound = &weave.Error{Status: http.StatusNotFound, Message: "Not found", Err: errors.New("no such resource")}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // testdata/legacy-user-api.jsonl is every /user/ and /misc/ pair of

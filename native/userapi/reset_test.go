@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 var keyRE = regexp.MustCompile(`[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}`)

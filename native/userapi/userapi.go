@@ -12,12 +12,12 @@ import (
 	"net/http"
 	"strings"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/native/auth"
-	"weaveproxy/native/captcha"
-	"weaveproxy/native/cef"
-	"weaveproxy/native/store"
-	"weaveproxy/native/weave"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/captcha"
+	"github.com/weaveproxy/weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/weave"
 )
 
 // RegistrationMode says who may create accounts.

@@ -1,6 +1,6 @@
 package weave
 
-import "weaveproxy/native/store"
+import "github.com/weaveproxy/weaveproxy/native/store"
 
 // Batch failure messages that only a POST produces.
 const (

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strconv"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Dialect is the wire flavour of one API version. Behaviour (what is stored,

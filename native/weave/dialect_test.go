@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestDialectFor(t *testing.T) {

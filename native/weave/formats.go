@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Format is an output format of a collection GET.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestNegotiateFormat(t *testing.T) {

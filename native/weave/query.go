@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // CollectionQuery is what the query string of a collection GET or DELETE

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // DefaultRetryAfter is what a 503 tells clients to wait, as both reference

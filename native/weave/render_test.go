@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // TestRenderGolden writes every error the storage API can produce, with

@@ -22,8 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // Proxy is what the admin API needs from the proxy (*proxy.Proxy).

@@ -16,8 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/proxy"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 const routesYAML = `legacy:

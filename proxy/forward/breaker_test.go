@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 func breakerCfg(url string) routes.Upstream {

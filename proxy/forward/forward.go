@@ -24,7 +24,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 // ErrUnavailable is the Result.Err of a request the open (or probing)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // Unmatched is the route label of every request that is no Weave route.

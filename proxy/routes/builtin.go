@@ -3,7 +3,7 @@ package routes
 import (
 	"strings"
 
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // The API routes the proxy knows without being told are exactly the

@@ -11,8 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/internal/weaveurl"
-	"weaveproxy/internal/yamlpos"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/yamlpos"
 )
 
 // Problem is one thing wrong with a routes file, at a line and column.

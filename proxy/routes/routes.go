@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"weaveproxy/internal/weaveurl"
+	"github.com/weaveproxy/weaveproxy/internal/weaveurl"
 )
 
 // Mode says who answers a route.

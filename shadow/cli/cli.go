@@ -14,9 +14,9 @@ import (
 	"os"
 	"strings"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 // Default diff stores, in the working directory: serve writes the shadow

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/diff"
-	"weaveproxy/diff/recorder"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff/recorder"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 const infoRoute = "GET /{version}/{user}/info/collections"

@@ -9,9 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"weaveproxy/diff/path"
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/diff/path"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
 )
 
 const diffSynopsis = `usage: weaveproxy diff accept --route R (--path P | --shape P1,P2 | --legacy-contains TEXT | --request-match RE) --reason TEXT --by NAME

@@ -6,10 +6,10 @@ import (
 	"io"
 	"time"
 
-	"weaveproxy/diff/replay"
-	"weaveproxy/diff/report"
-	"weaveproxy/diff/store"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/replay"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 const replaySynopsis = `usage: weaveproxy replay FILE --against URL [--diff-db DSN] [--out DIR] [--min-match R] [--show-all]

@@ -6,8 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"weaveproxy/diff/report"
-	"weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/diff/report"
+	"github.com/weaveproxy/weaveproxy/diff/store"
 )
 
 const reportSynopsis = "usage: weaveproxy report --out DIR [--diff-db DSN] [--min-pairs N] [--last M]"

@@ -7,9 +7,9 @@ import (
 	"io"
 	"log/slog"
 
-	"weaveproxy/diff/store"
-	"weaveproxy/proxy/routes"
-	"weaveproxy/shadow"
+	"github.com/weaveproxy/weaveproxy/diff/store"
+	"github.com/weaveproxy/weaveproxy/proxy/routes"
+	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
 const routesSynopsis = `usage: weaveproxy routes promote ROUTE [--routes routes.yaml] [--diff-db DSN] [--force] [--min-pairs N] [--last M] [--by NAME]

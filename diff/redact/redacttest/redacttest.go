@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"weaveproxy/diff"
+	"github.com/weaveproxy/weaveproxy/diff"
 )
 
 // The planted secrets.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 // BenchmarkAuthenticate compares one Basic check against the directory

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Local is what of the SQL engine the directory uses: the user's storage

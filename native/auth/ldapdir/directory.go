@@ -14,8 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"weaveproxy/native/auth"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/auth"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Directory is a store.Users on an LDAP directory, and an

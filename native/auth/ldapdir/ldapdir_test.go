@@ -9,10 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
-	"weaveproxy/native/store/storetest"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

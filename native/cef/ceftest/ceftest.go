@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"sync"
 
-	"weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/cef"
 )
 
 // Recorder is a cef.Sink keeping every event in arrival order. The zero

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"weaveproxy/native/cef"
+	"github.com/weaveproxy/weaveproxy/native/cef"
 )
 
 func TestRecorder(t *testing.T) {

@@ -3,7 +3,7 @@ package overlay
 import (
 	"context"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // The per-collection answers start from the base's and correct, for each

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // userData is the overlay's storage of one user.

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Limits are the checks the base's schema would make on a write. Nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"maps"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // StampReader is what an overlay needs from its base to sequence writes

@@ -3,7 +3,7 @@ package shard
 import (
 	"context"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // The account side goes to the accounts engine; deleting a user also

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Picker chooses the storage engine of a user: an index into the

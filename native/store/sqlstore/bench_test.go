@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // BenchmarkEngine measures the hot paths on both backends, with a user

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // fixedIDs are the collection ids the legacy server hard-codes. Other names

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestDryRunLeavesNothing(t *testing.T) {

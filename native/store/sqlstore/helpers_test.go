@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // MappedUserID is the storage id of name in the id map, a table of ours

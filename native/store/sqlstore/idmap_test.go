@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestIDMap(t *testing.T) {

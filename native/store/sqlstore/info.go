@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // liveJoin joins each wbo row (alias w) to its ttl row (alias t), if that

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // idChunk is the most ids one statement carries. Both servers take far more

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Storage keyings. The legacy PHP schema keys a user's rows by the numeric

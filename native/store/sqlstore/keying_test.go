@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // nameKeyedDDL is the legacy schema of a deployment keying storage by

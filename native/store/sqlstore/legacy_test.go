@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // legacyDDL is the legacy schema as an existing installation has it:

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // BenchmarkMillion is issue 8's growth case: one user with 1,000,000 WBOs

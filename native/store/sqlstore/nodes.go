@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // ErrNoRoom: every configured node is full (or none is configured).

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 func TestAssignNode(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // putChunk is how many rows one INSERT carries (9 parameters each).

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Sequenced runs fn in one transaction whose first statement raises the

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // TestSequenced checks the stamps a user's sequenced writes get: at, or one

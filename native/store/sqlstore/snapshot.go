@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/overlay"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/overlay"
 )
 
 // DryRun runs fn against an overlay (package overlay) on a read-only

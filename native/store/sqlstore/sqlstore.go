@@ -21,8 +21,8 @@ import (
 	"log/slog"
 	"regexp"
 
-	dsnpkg "weaveproxy/internal/dsn"
-	"weaveproxy/native/store"
+	dsnpkg "github.com/weaveproxy/weaveproxy/internal/dsn"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 // Config holds the optional settings of an engine.

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
-	"weaveproxy/native/store/overlay"
+	"github.com/weaveproxy/weaveproxy/native/store/overlay"
 )
 
 // Per-collection sums: info/collection_counts, info/collection_usage,

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"weaveproxy/native/store/overlay"
+	"github.com/weaveproxy/weaveproxy/native/store/overlay"
 )
 
 // maxAttempts bounds how often a transaction that lost a deadlock is run

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store"
 )
 
 var _ store.UserAdmin = (*Engine)(nil)

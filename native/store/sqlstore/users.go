@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/overlay"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/overlay"
 )
 
 // CreateUser inserts u under its lower-cased name and returns the new id.

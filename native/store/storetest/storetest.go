@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"weaveproxy/internal/testenv"
-	"weaveproxy/native/store"
-	"weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/internal/testenv"
+	"github.com/weaveproxy/weaveproxy/native/store"
+	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 )
 
 // Backend is one of the databases the tests run every behaviour on.
