@@ -29,6 +29,23 @@ func startSlowLegacy(t *testing.T) *slowLegacy {
 	td, _ := filepath.Abs("testdata")
 	php := testenv.StartPHP(t, td, filepath.Join(td, "slow.php"),
 		map[string]string{"SLOW_DIR": dir, "PHP_CLI_SERVER_WORKERS": "8"})
+	// php -S with workers accepts on its port before its workers serve,
+	// and resets the first connections meanwhile: wait for a real answer,
+	// or the proxy under test counts those resets as legacy failures and
+	// its breaker opens before the test begins. Then forget the pings.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(php.URL + "/?ms=0")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow legacy never answered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Remove(filepath.Join(dir, "concurrency"))
 	return &slowLegacy{PHP: php, dir: dir}
 }
 

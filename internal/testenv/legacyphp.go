@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -179,7 +180,32 @@ func phpString(s string) string {
 
 // pingLegacy asks the User API whether a user exists: the answer 0 or 1
 // takes PHP, the PHP code and the users table.
+//
+// A server whose port already accepts may still reset the first
+// connections while its workers start (php -S with
+// PHP_CLI_SERVER_WORKERS): transport errors are retried until ctx ends;
+// a wrong answer is not.
 func pingLegacy(ctx context.Context, base string) error {
+	for {
+		err := pingLegacyOnce(ctx, base)
+		var answered *legacyAnswerError
+		if err == nil || errors.As(err, &answered) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// legacyAnswerError: the server answered, wrongly.
+type legacyAnswerError struct{ msg string }
+
+func (e *legacyAnswerError) Error() string { return e.msg }
+
+func pingLegacyOnce(ctx context.Context, base string) error {
 	client := &http.Client{Timeout: 30 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/user/1.0/testenv-ping", nil)
 	if err != nil {
@@ -195,7 +221,7 @@ func pingLegacy(ctx context.Context, base string) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK || (string(body) != "0" && string(body) != "1") {
-		return fmt.Errorf("GET /user/1.0/testenv-ping: %d %q (are the legacy tables there?)", resp.StatusCode, body)
+		return &legacyAnswerError{fmt.Sprintf("GET /user/1.0/testenv-ping: %d %q (are the legacy tables there?)", resp.StatusCode, body)}
 	}
 	return nil
 }

@@ -65,6 +65,18 @@ func StartLegacyPHPCLI(t T, cfg LegacyPHPConfig) *LegacyPHPCLI {
 	return l
 }
 
+// Start starts the server again after Stop, and waits until it answers
+// HTTP, not only until its port accepts.
+func (l *LegacyPHPCLI) Start(t T) {
+	t.Helper()
+	l.Process.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	if err := pingLegacy(ctx, l.URL); err != nil {
+		t.Fatalf("testenv: original PHP server at %s after a restart: %v\n%s", l.URL, err, l.LogTail())
+	}
+}
+
 // Reconfigure rewrites config.php; router.php reads it on every request,
 // so the next request already sees cfg (a database that went away, say).
 // cfg.Workers and cfg.INI need a restart and are ignored.
