@@ -11,10 +11,9 @@
 package legacy
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -132,29 +131,12 @@ func Start(t testing.TB, db DBConfig, opts Options) *testenv.PHP {
 func Serve(t testenv.T, dir string, db DBConfig, opts Options) *testenv.PHP {
 	t.Helper()
 	php := testenv.StartPHP(t, dir, filepath.Join(dir, "router.php"), Env(db, opts))
-	if err := ping(php.URL); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := testenv.PingLegacy(ctx, php.URL); err != nil {
 		t.Fatalf("legacy fixture at %s: %v\n%s", php.URL, err, php.LogTail())
 	}
 	return php
-}
-
-// ping asks the User API whether a user exists: it takes the database and
-// the users table to answer 0 or 1.
-func ping(base string) error {
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Get(base + "/user/1.0/fixture-ping")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || (string(body) != "0" && string(body) != "1") {
-		return fmt.Errorf("GET /user/1.0/fixture-ping: %d %q (are the legacy tables there?)", resp.StatusCode, body)
-	}
-	return nil
 }
 
 func or(s, def string) string {

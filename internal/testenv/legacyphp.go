@@ -178,14 +178,14 @@ func phpString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// pingLegacy asks the User API whether a user exists: the answer 0 or 1
+// PingLegacy asks the User API whether a user exists: the answer 0 or 1
 // takes PHP, the PHP code and the users table.
 //
 // A server whose port already accepts may still reset the first
 // connections while its workers start (php -S with
 // PHP_CLI_SERVER_WORKERS): transport errors are retried until ctx ends;
 // a wrong answer is not.
-func pingLegacy(ctx context.Context, base string) error {
+func PingLegacy(ctx context.Context, base string) error {
 	for {
 		err := pingLegacyOnce(ctx, base)
 		var answered *legacyAnswerError

@@ -59,7 +59,7 @@ func StartLegacyPHPCLI(t T, cfg LegacyPHPConfig) *LegacyPHPCLI {
 	l.PHP = &PHP{Addr: addr, URL: "http://" + addr, Process: p}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	if err := pingLegacy(ctx, l.URL); err != nil {
+	if err := PingLegacy(ctx, l.URL); err != nil {
 		t.Fatalf("testenv: original PHP server at %s: %v\n%s\n%s", l.URL, err, p.LogTail(), l.ErrorLog())
 	}
 	return l
@@ -72,7 +72,7 @@ func (l *LegacyPHPCLI) Start(t T) {
 	l.Process.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	if err := pingLegacy(ctx, l.URL); err != nil {
+	if err := PingLegacy(ctx, l.URL); err != nil {
 		t.Fatalf("testenv: original PHP server at %s after a restart: %v\n%s", l.URL, err, l.LogTail())
 	}
 }

@@ -74,7 +74,7 @@ func StartLegacyPHP(ctx context.Context, dir string, cfg LegacyPHPConfig) (*Lega
 		l.FPM.Stop()
 		return nil, err
 	}
-	if err := pingLegacy(ctx, l.URL); err != nil {
+	if err := PingLegacy(ctx, l.URL); err != nil {
 		err = fmt.Errorf("testenv: legacy PHP at %s: %w\n%s\n%s\n%s", l.URL, err,
 			l.FPM.LogTail(), l.Nginx.LogTail(), tail(filepath.Join(dir, "php-error.log")))
 		l.Stop()
