@@ -11,6 +11,7 @@
 package legacy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -92,14 +93,14 @@ func Dir() string {
 // Env is the environment Start gives PHP.
 func Env(db DBConfig, opts Options) map[string]string {
 	env := map[string]string{
-		"WEAVE_MYSQL_HOST": or(db.Host, "127.0.0.1"),
-		"WEAVE_MYSQL_PORT": strconv.Itoa(orInt(db.Port, 3306)),
-		"WEAVE_MYSQL_USER": or(db.User, "root"),
+		"WEAVE_MYSQL_HOST": cmp.Or(db.Host, "127.0.0.1"),
+		"WEAVE_MYSQL_PORT": strconv.Itoa(cmp.Or(db.Port, 3306)),
+		"WEAVE_MYSQL_USER": cmp.Or(db.User, "root"),
 		"WEAVE_MYSQL_PASS": db.Password,
 		"WEAVE_MYSQL_DB":   db.Name,
 		// The router answers every path itself; workers let it serve
 		// several clients at once.
-		"PHP_CLI_SERVER_WORKERS": strconv.Itoa(orInt(opts.Workers, 4)),
+		"PHP_CLI_SERVER_WORKERS": strconv.Itoa(cmp.Or(opts.Workers, 4)),
 	}
 	if opts.MemcacheAddr != "" {
 		env["WEAVE_MEMCACHE_ADDR"] = opts.MemcacheAddr
@@ -137,20 +138,6 @@ func Serve(t testenv.T, dir string, db DBConfig, opts Options) *testenv.PHP {
 		t.Fatalf("legacy fixture at %s: %v\n%s", php.URL, err, php.LogTail())
 	}
 	return php
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func orInt(n, def int) int {
-	if n == 0 {
-		return def
-	}
-	return n
 }
 
 // Starter starts a legacy server on db; Start (the stand-in) and Original
@@ -216,7 +203,7 @@ func OriginalConfig(db DBConfig, opts Options) (testenv.LegacyPHPConfig, error) 
 	}
 	cfg := testenv.LegacyPHPConfig{
 		DB:      testenv.LegacyDB{Host: db.Host, Port: db.Port, User: db.User, Password: db.Password, Name: db.Name},
-		Workers: orInt(opts.Workers, 4),
+		Workers: cmp.Or(opts.Workers, 4),
 		Defines: map[string]string{},
 	}
 	if opts.MemcacheAddr != "" {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +129,7 @@ func legacySource(cfg LegacyPHPConfig) (string, error) {
 // defined(), these win.
 func legacyConfigPHP(cfg LegacyPHPConfig) string {
 	db := cfg.DB
-	host := or(db.Host, "127.0.0.1") + ";port=" + strconv.Itoa(orInt(db.Port, 3306))
+	host := cmp.Or(db.Host, "127.0.0.1") + ";port=" + strconv.Itoa(cmp.Or(db.Port, 3306))
 	defs := map[string]string{}
 	// Not WEAVE_REGISTRATION_THROTTLE_*: once its _DB is defined, the User
 	// API assigns nodes from active_users/available_nodes tables the
@@ -137,7 +138,7 @@ func legacyConfigPHP(cfg LegacyPHPConfig) string {
 	for _, prefix := range []string{"WEAVE_MYSQL_STORE_READ", "WEAVE_MYSQL_STORE_WRITE", "WEAVE_MYSQL_AUTH"} {
 		defs[prefix+"_HOST"] = host
 		defs[prefix+"_DB"] = db.Name
-		defs[prefix+"_USER"] = or(db.User, "root")
+		defs[prefix+"_USER"] = cmp.Or(db.User, "root")
 		defs[prefix+"_PASS"] = db.Password
 	}
 	if cfg.MemcachePort != 0 {
@@ -245,18 +246,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func orInt(n, def int) int {
-	if n == 0 {
-		return def
-	}
-	return n
 }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -47,7 +48,7 @@ func StartLegacyPHPCLI(t T, cfg LegacyPHPConfig) *LegacyPHPCLI {
 	args = append(args, "-S", addr, "router.php")
 	env := []string{
 		"WEAVE_LEGACY_CONFIG=" + l.ConfigPath,
-		"PHP_CLI_SERVER_WORKERS=" + strconv.Itoa(orInt(cfg.Workers, 4)),
+		"PHP_CLI_SERVER_WORKERS=" + strconv.Itoa(cmp.Or(cfg.Workers, 4)),
 	}
 	path := requireBinary(t, "php")
 	p := newProcess("php", path, args, env, addr, dir)

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -123,7 +124,7 @@ clear_env = yes
 catch_workers_output = yes
 env[WEAVE_LEGACY_CONFIG] = %s
 `, filepath.Join(dir, "php-fpm.pid"), filepath.Join(dir, "php-fpm.log"), sock,
-		orInt(cfg.Workers, 8), filepath.Join(dir, "config.php"))
+		cmp.Or(cfg.Workers, 8), filepath.Join(dir, "config.php"))
 	for _, k := range sortedKeys(ini) {
 		fmt.Fprintf(&b, "php_admin_value[%s] = %s\n", k, ini[k])
 	}
