@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -46,6 +47,7 @@ type options struct {
 	targets    string
 	keep       bool
 	serveArgs  string
+	variants   variants
 	cfg        bench.Config
 }
 
@@ -59,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.bufferPool, "buffer-pool", "256M", "MariaDB innodb_buffer_pool_size")
 	fs.StringVar(&o.targets, "targets", "php,native,proxied,shadow", "targets to measure, in table order")
 	fs.StringVar(&o.serveArgs, "serve-args", "", "more flags for every weaveproxy serve, space-separated")
+	fs.Var(&o.variants, "variant", "one more weaveproxy target, repeatable: 'NAME=KIND [ENV=VALUE ...] [BIN] [FLAG ...]', "+
+		"KIND native, proxied or shadow, BIN another build (default --bin); e.g. 'gmp1=proxied GOMAXPROCS=1' "+
+		"or 'old=proxied /tmp/old/weaveproxy', then --targets php,proxied,old")
 	fs.BoolVar(&o.keep, "keep", false, "leave the servers running until interrupted, after the run")
 	fs.StringVar(&workloads, "workload", strings.Join(bench.WorkloadNames(), ","), "workloads")
 	fs.DurationVar(&o.cfg.Duration, "duration", 15*time.Second, "measured time per target and workload")
@@ -92,6 +97,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"native":  {Name: "native", URL: st.native},
 		"proxied": {Name: "proxied", URL: st.proxied},
 		"shadow":  {Name: "shadow", URL: st.shadow},
+	}
+	for _, v := range o.variants {
+		all[v.name] = bench.Target{Name: v.name, URL: st.urls[v.name]}
 	}
 	for _, name := range strings.Split(o.targets, ",") {
 		t, ok := all[name]
@@ -135,6 +143,8 @@ type stack struct {
 	procs                   []*testenv.Process
 	byName                  map[string]*testenv.Process // weaveproxy processes
 	native, proxied, shadow string
+	urls                    map[string]string // variants by name
+	kinds                   map[string]string // weaveproxy target -> native, proxied or shadow
 	dir                     string
 }
 
@@ -179,22 +189,19 @@ func startStack(ctx context.Context, dir string, o options, log io.Writer) (*sta
 		return s, err
 	}
 	legacyBlock := "legacy:\n  url: " + s.php.URL + "\n"
-	for _, sv := range []struct {
-		name   string
-		url    *string
-		routes string
-	}{
-		{"native", &s.native, ""},
-		{"proxied", &s.proxied, legacyBlock + "default: legacy\n"},
-		{"shadow", &s.shadow, legacyBlock + "default: shadow\n"},
-	} {
-		fmt.Fprintf(log, "benchstack: starting weaveproxy %s\n", sv.name)
-		url, err := s.serve(sv.name, o, dsn, sv.routes)
+	routes := map[string]string{"native": "", "proxied": legacyBlock + "default: legacy\n",
+		"shadow": legacyBlock + "default: shadow\n"}
+	s.urls, s.kinds = map[string]string{}, map[string]string{}
+	all := []variant{{name: "native", kind: "native"}, {name: "proxied", kind: "proxied"}, {name: "shadow", kind: "shadow"}}
+	for _, v := range append(all, o.variants...) {
+		fmt.Fprintf(log, "benchstack: starting weaveproxy %s\n", v.name)
+		url, err := s.serve(v, o, dsn, routes[v.kind])
 		if err != nil {
 			return s, err
 		}
-		*sv.url = url
+		s.urls[v.name], s.kinds[v.name] = url, v.kind
 	}
+	s.native, s.proxied, s.shadow = s.urls["native"], s.urls["proxied"], s.urls["shadow"]
 	return s, nil
 }
 
@@ -203,20 +210,23 @@ func startStack(ctx context.Context, dir string, o options, log io.Writer) (*sta
 func (s *stack) meter() *cpuMeter {
 	phpSide := []component{{"php-fpm", s.php.FPM.Pid(), true}, {"nginx", s.php.Nginx.Pid(), true}}
 	wp := func(name string) component { return component{"weaveproxy", s.byName[name].Pid(), true} }
+	own := map[string][]component{"php": phpSide}
+	for name, kind := range s.kinds {
+		own[name] = []component{wp(name)}
+		if kind != "native" {
+			own[name] = append(own[name], phpSide...)
+		}
+	}
 	return &cpuMeter{
 		common: []component{{"mariadb", s.db.Pid(), true}, {"bench client", os.Getpid(), false}},
-		own: map[string][]component{
-			"php":     phpSide,
-			"native":  {wp("native")},
-			"proxied": append([]component{wp("proxied")}, phpSide...),
-			"shadow":  append([]component{wp("shadow")}, phpSide...),
-		},
+		own:    own,
 	}
 }
 
 // serve starts one `weaveproxy serve` on the shared database, without
 // rate budgets (the bench users are few and busy).
-func (s *stack) serve(name string, o options, dsn, routes string) (string, error) {
+func (s *stack) serve(v variant, o options, dsn, routes string) (string, error) {
+	name := v.name
 	d := filepath.Join(s.dir, name)
 	if err := os.Mkdir(d, 0o755); err != nil {
 		return "", err
@@ -235,8 +245,8 @@ func (s *stack) serve(name string, o options, dsn, routes string) (string, error
 		}
 		args = append(args, "--routes", file)
 	}
-	args = append(args, strings.Fields(o.serveArgs)...)
-	p, err := testenv.Launch(o.bin, args, nil, addr, d)
+	args = append(append(args, strings.Fields(o.serveArgs)...), v.args...)
+	p, err := testenv.Launch(cmp.Or(v.bin, o.bin), args, v.env, addr, d)
 	if err != nil {
 		return "", err
 	}
