@@ -31,6 +31,39 @@ func failed(a diff.Answer) bool { return a.Status == 0 || a.Status >= 500 }
 // yet Forms found nothing. QA reads it to trust (or question) a rule.
 func explainEqual(c *rules.Compiled, a, b diff.Answer, fa, fb normalize.Form) []string {
 	set := map[string]bool{}
+	ignoredHeaders(c, a, b, set)
+	ta, tb := fa.Tree(), fb.Tree()
+	bothOK := ok2xx(fa.Status) && ok2xx(fb.Status)
+	r := &reporter{c: c}
+	if cmp.Equal(ta, tb, cmp.Reporter(r)) {
+		if !bytes.Equal(a.Body, b.Body) {
+			set[RuleJSONForm] = true
+		}
+	}
+	for _, f := range r.findings {
+		set[ruleFor(c, f, bothOK)] = true
+	}
+	return sortedSet(set)
+}
+
+// quickRules is explainEqual for a pair quickEqual decided: used are the
+// rules that absorbed its differences; with none, different bytes are
+// the same JSON in another form.
+func quickRules(c *rules.Compiled, a, b diff.Answer, used map[string]bool) []string {
+	set := map[string]bool{}
+	ignoredHeaders(c, a, b, set)
+	for k := range used {
+		set[k] = true
+	}
+	if len(used) == 0 && !bytes.Equal(a.Body, b.Body) {
+		set[RuleJSONForm] = true
+	}
+	return sortedSet(set)
+}
+
+// ignoredHeaders adds a rule for each ignored header the two answers do
+// not share.
+func ignoredHeaders(c *rules.Compiled, a, b diff.Answer, set map[string]bool) {
 	for name, va := range a.Header {
 		ln := strings.ToLower(name)
 		if c.IgnoreHeader(ln) && strings.Join(va, "\x00") != strings.Join(b.Header.Values(name), "\x00") {
@@ -43,17 +76,9 @@ func explainEqual(c *rules.Compiled, a, b diff.Answer, fa, fb normalize.Form) []
 			set[RuleIgnoredHeader+": "+ln] = true
 		}
 	}
-	ta, tb := fa.Tree(), fb.Tree()
-	bothOK := ok2xx(fa.Status) && ok2xx(fb.Status)
-	r := &reporter{c: c}
-	if cmp.Equal(ta, tb, cmp.Reporter(r)) {
-		if !bytes.Equal(a.Body, b.Body) {
-			set[RuleJSONForm] = true
-		}
-	}
-	for _, f := range r.findings {
-		set[ruleFor(c, f, bothOK)] = true
-	}
+}
+
+func sortedSet(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
 		out = append(out, k)

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/weaveproxy/weaveproxy/diff"
@@ -40,6 +41,19 @@ func FuzzAnswers(f *testing.F) {
 		res, err := Answers(req, la, nb, rs)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The fast path decides exactly as the full comparison would.
+		if full, _ := answers(req, la, nb, rs, false); !reflect.DeepEqual(res, full) {
+			t.Fatalf("fast path %+v, full comparison %+v", res, full)
+		}
+		// Likewise with native's X-Weave-Timestamp a little later (the
+		// common shadow pair: same body, another clock).
+		later := nb
+		later.Header = h.Clone()
+		later.Header.Set("X-Weave-Timestamp", "1795895500.71")
+		fast, _ := Answers(req, la, later, rs)
+		if full, _ := answers(req, la, later, rs, false); !reflect.DeepEqual(fast, full) {
+			t.Fatalf("later clock: fast path %+v, full comparison %+v", fast, full)
 		}
 		for _, fd := range res.Findings {
 			if fd.Path == "" || fd.Key == "" || fd.Kind == "" {

@@ -32,15 +32,19 @@ type stamps struct {
 }
 
 func collect(c *rules.Compiled, f normalize.Form, bothOK bool) stamps {
-	var s stamps
-	if n, ok := f.Header["x-weave-timestamp"].(json.Number); ok && !c.Ignored(headerStamp) {
-		if r, ok := new(big.Rat).SetString(string(n)); ok {
-			s.header = &stamp{path: headerStamp, text: n, val: r, aligned: true}
-		}
-	}
+	s := stamps{header: headerStampOf(c, f)}
 	w := walker{c: c, bothOK: bothOK, out: &s.body}
 	w.walk(f.Body, "body", true)
 	return s
+}
+
+func headerStampOf(c *rules.Compiled, f normalize.Form) *stamp {
+	if n, ok := f.Header["x-weave-timestamp"].(json.Number); ok && !c.Ignored(headerStamp) {
+		if r, ok := new(big.Rat).SetString(string(n)); ok {
+			return &stamp{path: headerStamp, text: n, val: r, aligned: true}
+		}
+	}
+	return nil
 }
 
 type walker struct {
@@ -78,6 +82,27 @@ func (w walker) walk(v any, p string, aligned bool) {
 			}
 		}
 	}
+}
+
+// quickRelations is relations for a pair quickEqual decided. When the
+// bodies are the same values their timestamps are collected once, and the
+// relations between body timestamps alone (order, sort order) hold for
+// native exactly where they hold for legacy: only those involving the
+// header can break.
+func quickRelations(c *rules.Compiled, fa, fb normalize.Form, sameBody bool) []diff.Finding {
+	bothOK := ok2xx(fa.Status) && ok2xx(fb.Status)
+	if !c.Relations {
+		return nil
+	}
+	if !sameBody {
+		return relations(c, fa, fb, bothOK)
+	}
+	la := collect(c, fa, bothOK)
+	lb := stamps{header: headerStampOf(c, fb), body: la.body}
+	var out []diff.Finding
+	out = append(out, headerBound(c, la, lb)...)
+	out = append(out, writeEcho(c, la, lb, bothOK)...)
+	return append(out, twoDecimals(c, la, lb)...)
 }
 
 func relations(c *rules.Compiled, fa, fb normalize.Form, bothOK bool) []diff.Finding {
