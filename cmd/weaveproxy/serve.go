@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,9 @@ type serveFlags struct {
 	adminToken     string // --admin-token-file
 	accounts       accountFlags
 	shards         shardFlags
+	// gomaxprocs caps the Go runtime's processors (runtime.GOMAXPROCS);
+	// 0 leaves Go's default (the CPUs, or $GOMAXPROCS).
+	gomaxprocs int
 }
 
 // timeouts bound how long one connection may hold the server: a client
@@ -99,6 +103,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 func (f *serveFlags) checkValues() error {
 	if f.quotaKB < 0 {
 		return fmt.Errorf("--quota-kb %v: want 0 (no quota) or a positive size in KB", f.quotaKB)
+	}
+	if f.gomaxprocs < 0 {
+		return fmt.Errorf("--gomaxprocs %d: want 0 (Go's default) or a number of processors", f.gomaxprocs)
 	}
 	if f.memcacheTimeout <= 0 {
 		return fmt.Errorf("--memcache-timeout %v: want a positive duration", f.memcacheTimeout)
@@ -175,6 +182,9 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.Int64Var(&f.shadowQueue.bytes, "shadow-queue-bytes", 64<<20, "shadow mode: bytes of waiting pairs before new ones are dropped")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	// Beside PHP and MariaDB on a small host, 1 is cheaper per request:
+	// see docs/performance.md ("proxied").
+	fs.IntVar(&f.gomaxprocs, "gomaxprocs", 0, "processors the Go runtime uses at once (GOMAXPROCS); 0: Go's default, the CPUs available")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.StringVar(&f.adminToken, "admin-token-file", "", "file holding the bearer token state-changing admin calls need (unlock, reload, promote); without it they are refused")
 	fs.DurationVar(&f.timeouts.header, "header-timeout", 30*time.Second, "deadline for a request's line and headers")
@@ -233,6 +243,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The MySQL driver logs on its own (connection resets and the like);
 	// route it through slog, so json logs stay json.
 	_ = mysql.SetLogger(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	if f.gomaxprocs > 0 {
+		// Restored at the end: tests run serve inside their own process.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(f.gomaxprocs))
+	}
+	log.Info("Go runtime", "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 	if err := serve(ctx, f, log); err != nil {
 		// Once there is a logger, a fatal error is a log line in its
 		// format, not plain text beside json.

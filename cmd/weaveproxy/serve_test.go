@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +57,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--memcache", "127.0.0.1:x"}, `--memcache "127.0.0.1:x"`},
 		{[]string{"--listen", "8080"}, "--listen"},
 		{[]string{"--memcache-timeout", "0s"}, "--memcache-timeout"},
+		{[]string{"--gomaxprocs", "-1"}, "--gomaxprocs"},
 	} {
 		dir := t.TempDir()
 		args := append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db")}, tc.args...)
@@ -124,6 +127,47 @@ func TestServeLogsShutdown(t *testing.T) {
 	out := stderr.String()
 	if !strings.Contains(out, "draining in-flight requests") || !strings.Contains(out, "msg=stopped") {
 		t.Errorf("shutdown not logged:\n%s", out)
+	}
+}
+
+// --gomaxprocs caps the runtime while serve runs (and says so at start);
+// the value before is back once it has stopped.
+func TestServeGOMAXPROCS(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	want := 1
+	if before == 1 {
+		want = 2
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
+			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log"), "--gomaxprocs", strconv.Itoa(want)},
+			&bytes.Buffer{}, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never listened:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("GOMAXPROCS while serving = %d; want %d", got, want)
+	}
+	if !strings.Contains(stderr.String(), "gomaxprocs="+strconv.Itoa(want)) {
+		t.Errorf("the start-up log does not say gomaxprocs=%d:\n%s", want, stderr.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS after serve = %d; want %d back", got, before)
 	}
 }
 
