@@ -179,7 +179,9 @@ type Storage interface {
 	// item, a nil field means "not supplied": a new row gets NULL, an
 	// existing row keeps its value (partial update); TTL excepted, see WBO.
 	// The result holds, per item in order, the row's modified before the
-	// write (nil for a new row or a NULL column).
+	// write (nil for a new row or a NULL column) for the items without a
+	// Modified; for an item with one it may be nil (an engine may skip
+	// reading the rows before writing them).
 	PutItems(ctx context.Context, userID int64, collection string, items []WBO) ([]*Timestamp, error)
 	// DeleteItems deletes the items matching q (ttl ignored) and returns
 	// how many rows went.

@@ -59,6 +59,12 @@ type dialect struct {
 	// Sequenced) to GREATEST(last + 1, at), creating it at at, and
 	// returns the new value.
 	nextStamp func(ctx context.Context, q querier, table string, userID storageKey, at int64) (int64, error)
+	// countedUpsert: the upsert of items can count, in session
+	// variables, the rows it updates and the payload bytes it replaces
+	// (see countedUpsert); resetCounters is the piece of a select list
+	// that zeroes them, empty where there are none.
+	countedUpsert bool
+	resetCounters string
 	// tableExists is a query with one parameter, the table name, giving the
 	// number of tables of that name.
 	tableExists string
@@ -203,9 +209,11 @@ var mysqlDialect = &dialect{
 	nameType:   "VARCHAR(32)",
 	columnType: "SELECT DATA_TYPE FROM information_schema.columns" +
 		" WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
-	nextStamp:   mysqlNextStamp,
-	tableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-	duplicate:   func(err error) bool { return mysqlErrno(err) == 1062 },
+	nextStamp:     mysqlNextStamp,
+	countedUpsert: true,
+	resetCounters: ", @wbo_updated := 0, @wbo_replaced := 0",
+	tableExists:   "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+	duplicate:     func(err error) bool { return mysqlErrno(err) == 1062 },
 	retryable: func(err error) bool {
 		n := mysqlErrno(err)
 		return n == 1213 || n == 1205 // deadlock, lock wait timeout

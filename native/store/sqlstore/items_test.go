@@ -155,11 +155,13 @@ func TestPartialUpdate(t *testing.T) {
 		if olds := mustPut(t, e, 1, "tabs", full); len(olds) != 1 || olds[0] != nil {
 			t.Fatalf("new row: old modified %v, want [nil]", olds)
 		}
-		// Only sortindex and modified: everything else stays.
-		olds := mustPut(t, e, 1, "tabs", store.WBO{ID: "x", SortIndex: ptr[int64](9), Modified: ts(200)})
+		// Only sortindex, then only modified: everything else stays. The
+		// old modified is reported for an item without one.
+		olds := mustPut(t, e, 1, "tabs", store.WBO{ID: "x", SortIndex: ptr[int64](9)})
 		if len(olds) != 1 || olds[0] == nil || *olds[0] != 100 {
 			t.Fatalf("old modified %v, want [100]", olds)
 		}
+		mustPut(t, e, 1, "tabs", store.WBO{ID: "x", Modified: ts(200)})
 		got, err := e.GetItem(ctx, 1, "tabs", "x", 0)
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +193,7 @@ func TestDuplicateIDsLastWins(t *testing.T) {
 		mustPut(t, e, 1, "forms", wbo("old", "o", 50))
 		olds := mustPut(t, e, 1, "forms",
 			wbo("dup", "first", 100),
-			store.WBO{ID: "old", SortIndex: ptr[int64](1), Modified: ts(100)},
+			store.WBO{ID: "old", SortIndex: ptr[int64](1)}, // no modified: its old one is reported
 			store.WBO{ID: "dup", SortIndex: ptr[int64](5), Modified: ts(100)},
 			wbo("dup", "last", 100),
 		)

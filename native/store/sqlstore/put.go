@@ -16,7 +16,9 @@ const putChunk = 200
 // keeps the stored value of an existing row and is NULL in a new one;
 // payload_size follows the payload. An id given twice is written twice, in
 // order, so the last write wins field by field. The result holds, per
-// item, the modified its row had before this call (nil for a new row).
+// item written without a Modified, the modified its row had before this
+// call (nil for a new row); for items with a Modified it is nil on MySQL,
+// which then reads no row before writing (see PutItems' body).
 func (e *Engine) PutItems(ctx context.Context, id int64, collection string, items []store.WBO) ([]*store.Timestamp, error) {
 	if err := checkName(collection); err != nil {
 		return nil, err
@@ -28,6 +30,28 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 	if err != nil {
 		return nil, err
 	}
+	// Rows are written in key order, the order a locking read takes them
+	// in: a concurrent PHP write of the same rows, if it too goes in key
+	// order (clients send ids sorted), then waits instead of deadlocking.
+	// The sort is stable, so a repeated id keeps its writes' order.
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b store.WBO) int { return strings.Compare(a.ID, b.ID) })
+	// Counted: the upsert itself tells how many rows it updated and how
+	// many payload bytes it replaced, which is all the sums need, so no
+	// row is read first (one round trip and a hundred row reads less on a
+	// POST of 100). That needs every item's final modified known without
+	// reading (the ttl rows are keyed by it) and no old modified asked for
+	// (PutItems reports it for items without one). The old read locked
+	// the rows before writing them; the upsert locks them as it goes, so
+	// a concurrent writer of the same rows still waits until this
+	// transaction ends: another native write waits earlier, on the
+	// user's stamps row; a PHP write (which takes no stamps row) either
+	// committed before the upsert, and the upsert counts what PHP wrote
+	// as what it replaces, or waits on the upsert's row locks and cannot
+	// change the rows between the count and the commit. What PHP changes
+	// in other rows of the collection is what the MAX(modified) check of
+	// the sums is for, as before.
+	counted := e.d.countedUpsert && !slices.ContainsFunc(items, func(w store.WBO) bool { return w.Modified == nil })
 	var olds []*store.Timestamp
 	err = e.withTx(ctx, func(tx querier) error {
 		if err := e.serialize(ctx, tx, userID); err != nil {
@@ -41,34 +65,54 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 		if err != nil {
 			return err
 		}
-		prev, sizes, err := e.lockModified(ctx, tx, userID, cid, items)
-		if err != nil {
-			return err
-		}
 		olds = make([]*store.Timestamp, len(items))
-		for i, it := range items {
-			if p := prev[it.ID]; p.Valid {
-				ts := store.Timestamp(p.Int64)
-				olds[i] = &ts
+		var prev map[string]sql.NullInt64
+		var sizes map[string]int64
+		if !counted {
+			if prev, sizes, err = e.lockModified(ctx, tx, userID, cid, items); err != nil {
+				return err
+			}
+			for i, it := range items {
+				if p := prev[it.ID]; p.Valid {
+					ts := store.Timestamp(p.Int64)
+					olds[i] = &ts
+				}
 			}
 		}
-		for chunk := range slices.Chunk(items, putChunk) {
-			if err := e.upsert(ctx, tx, userID, cid, chunk); err != nil {
+		for chunk := range slices.Chunk(sorted, putChunk) {
+			if err := e.upsert(ctx, tx, userID, cid, chunk, counted); err != nil {
 				return err
 			}
 		}
-		if err := e.writeTTLs(ctx, tx, userID, cid, items, prev); err != nil {
+		if err := e.writeTTLs(ctx, tx, userID, cid, items, prev, st.hasTTL); err != nil {
 			return err
 		}
 		d, newest := putDelta(items, sizes)
-		return e.sumsEnd(ctx, tx, userID, cid, st, d, func(after int64) bool {
-			return after == max(st.before, newest)
-		})
+		ok := func(after int64) bool { return after == max(st.before, newest) }
+		if !counted {
+			return e.sumsEnd(ctx, tx, userID, cid, st, d, ok)
+		}
+		return e.sumsFinish(ctx, tx, userID, cid, st, ", @wbo_updated, @wbo_replaced", func(c *counters) sum {
+			return countedDelta(items, c)
+		}, ok)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return olds, nil
+}
+
+// countedDelta is what writing items changed in the sums, from what the
+// counted upsert found: each item's row was either updated or inserted,
+// and the bytes of every payload written replaced those counted.
+func countedDelta(items []store.WBO, c *counters) sum {
+	d := sum{items: int64(len(items)) - c.updated, bytes: -c.replaced}
+	for _, it := range items {
+		if it.Payload != nil {
+			d.bytes += int64(len(*it.Payload))
+		}
+	}
+	return d
 }
 
 // putDelta is what writing items changes in the collection's sums, given
@@ -151,8 +195,14 @@ func (e *Engine) lockModified(ctx context.Context, tx querier, userID storageKey
 // upsert inserts or partially updates rows. Since nil means "keep" and a
 // write can never set a column to NULL, COALESCE(new, old) is exactly the
 // partial update. Rows of one statement apply in order, so a repeated id
-// sees the earlier write.
-func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO) error {
+// sees the earlier write. counted (MySQL) adds, in the session variables
+// sumsBegin zeroed, one to @wbo_updated for every row updated rather than
+// inserted, and the old payload_size of every updated row whose payload
+// is replaced to @wbo_replaced: the update list is evaluated once per
+// updated row and, like CASE and AND, left to right. Each branch gives
+// the right value even if the counters were NULL (the later read of
+// NULL counters fails the write rather than storing wrong sums).
+func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, counted bool) error {
 	x := e.d.excluded
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + e.d.quote(e.t.wbo) +
@@ -161,7 +211,15 @@ func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid 
 	b.WriteString(e.d.upsert("username", "collection", "id"))
 	// payload_size first: MySQL evaluates assignments left to right, and
 	// it must look at the incoming payload, not the updated one.
-	b.WriteString("payload_size = CASE WHEN " + x("payload") + " IS NULL THEN payload_size ELSE " + x("payload_size") + " END")
+	keep := x("payload") + " IS NULL THEN payload_size"
+	if counted {
+		b.WriteString("payload_size = CASE WHEN (@wbo_updated := @wbo_updated + 1) IS NOT NULL AND " + keep +
+			" WHEN " + keep +
+			" WHEN (@wbo_replaced := @wbo_replaced + COALESCE(payload_size, 0)) IS NOT NULL THEN " + x("payload_size") +
+			" ELSE " + x("payload_size") + " END")
+	} else {
+		b.WriteString("payload_size = CASE WHEN " + keep + " ELSE " + x("payload_size") + " END")
+	}
 	for _, col := range []string{"parentid", "predecessorid", "sortindex", "modified", "payload"} {
 		b.WriteString(", " + col + " = COALESCE(" + x(col) + ", " + col + ")")
 	}
@@ -180,8 +238,10 @@ func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid 
 
 // writeTTLs records each item's ttl beside its row, keyed by the modified
 // the row now has. A write without ttl makes the item permanent: its ttl
-// row goes.
-func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, prev map[string]sql.NullInt64) error {
+// row goes; hasTTL false says the collection has none to go (sumsBegin).
+// prev holds the rows' modified before the write; it may lack the ids
+// whose items all carry a Modified.
+func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, prev map[string]sql.NullInt64, hasTTL bool) error {
 	type final struct {
 		modified sql.NullInt64
 		ttl      *int64
@@ -202,6 +262,9 @@ func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID storageKey, c
 	}
 	t := e.d.quote(e.t.ttl)
 	for chunk := range slices.Chunk(order, idChunk) {
+		if !hasTTL {
+			break
+		}
 		if _, err := e.exec(ctx, tx, "put items: clear ttl", "DELETE FROM "+t+
 			" WHERE username = ? AND collection = ? AND id IN ("+marks(len(chunk))+")",
 			append([]any{userID, cid}, anys(chunk)...)...); err != nil {

@@ -35,28 +35,41 @@ type sumsState struct {
 	exact  bool  // the row held the collection's sums (or it had no rows)
 	before int64 // COALESCE(MAX(modified), 0) before the write
 	sum          // the sums before the write, when exact
+	// hasTTL: some item of the collection has a ttl row. Only writes of
+	// this engine add ttl rows (PHP knows nothing of them), each holding
+	// the user's stamps row (Sequenced, serialize) that the reading
+	// transaction holds too, so none can appear before it ends.
+	hasTTL bool
 }
 
-// sumsBegin reads the collection's sums row and MAX(modified) inside a
-// write's transaction, before the write changes anything.
+// sumsBegin reads the collection's sums row, MAX(modified) and whether it
+// has ttl rows inside a write's transaction, before the write changes
+// anything: one round trip. On MySQL it also zeroes the counters a
+// counted upsert adds to (see countedUpsert), on the transaction's own
+// connection.
 func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID storageKey, cid int) (sumsState, error) {
-	w, s := e.d.quote(e.t.wbo), e.d.quote(e.t.sums)
-	var items, bytes, high, mx, any sql.NullInt64
+	w, s, t := e.d.quote(e.t.wbo), e.d.quote(e.t.sums), e.d.quote(e.t.ttl)
+	var items, bytes, high, mx, some, ttl, zero sql.NullInt64
+	dest := []any{&items, &bytes, &high, &mx, &some, &ttl}
+	if e.d.resetCounters != "" {
+		dest = append(dest, &zero, &zero)
+	}
 	err := tx.QueryRowContext(ctx, "SELECT"+
 		" (SELECT items FROM "+s+" WHERE username = ? AND collection = ?),"+
 		" (SELECT bytes FROM "+s+" WHERE username = ? AND collection = ?),"+
 		" (SELECT high FROM "+s+" WHERE username = ? AND collection = ?),"+
 		" (SELECT MAX(modified) FROM "+w+" WHERE username = ? AND collection = ?),"+
-		" (SELECT 1 FROM "+w+" WHERE username = ? AND collection = ? LIMIT 1)",
-		userID, cid, userID, cid, userID, cid, userID, cid, userID, cid).Scan(&items, &bytes, &high, &mx, &any)
+		" (SELECT 1 FROM "+w+" WHERE username = ? AND collection = ? LIMIT 1),"+
+		" (SELECT 1 FROM "+t+" WHERE username = ? AND collection = ? LIMIT 1)"+e.d.resetCounters,
+		userID, cid, userID, cid, userID, cid, userID, cid, userID, cid, userID, cid).Scan(dest...)
 	if err != nil {
 		return sumsState{}, e.wrap("read sums", err)
 	}
-	if !any.Valid { // no rows: the sums are zero, whatever the row says
-		return sumsState{exact: true}, nil
+	if !some.Valid { // no rows: the sums are zero, whatever the row says
+		return sumsState{exact: true, hasTTL: ttl.Valid}, nil
 	}
 	return sumsState{exact: high.Valid && high.Int64 == mx.Int64, before: mx.Int64,
-		sum: sum{items.Int64, bytes.Int64}}, nil
+		sum: sum{items.Int64, bytes.Int64}, hasTTL: ttl.Valid}, nil
 }
 
 // sumsEnd stores the sums after a write that changed them by d, if they
@@ -64,11 +77,28 @@ func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID storageKey, c
 // write alone makes it (ok says so): anything else means a write this
 // engine did not see, and the row is marked for counting again.
 func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState, d sum, ok func(after int64) bool) error {
+	return e.sumsFinish(ctx, tx, userID, cid, st, "", func(*counters) sum { return d }, ok)
+}
+
+// counters are what a counted upsert found: the rows it updated (the
+// others it inserted) and the payload bytes it replaced.
+type counters struct{ updated, replaced int64 }
+
+// sumsFinish is sumsEnd with the change computed by delta from the
+// counters that extra, a piece of select list, reads in the same round
+// trip as the MAX (none when extra is empty).
+func (e *Engine) sumsFinish(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState,
+	extra string, delta func(*counters) sum, ok func(after int64) bool) error {
 	s := e.d.quote(e.t.sums)
 	var after sql.NullInt64
+	var c counters
 	if st.exact {
-		err := tx.QueryRowContext(ctx, "SELECT MAX(modified) FROM "+e.d.quote(e.t.wbo)+
-			" WHERE username = ? AND collection = ?", userID, cid).Scan(&after)
+		dest := []any{&after}
+		if extra != "" {
+			dest = append(dest, &c.updated, &c.replaced)
+		}
+		err := tx.QueryRowContext(ctx, "SELECT MAX(modified)"+extra+" FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ?", userID, cid).Scan(dest...)
 		if err != nil {
 			return e.wrap("read sums", err)
 		}
@@ -77,6 +107,7 @@ func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID storageKey, cid
 		_, err := e.exec(ctx, tx, "void sums", "UPDATE "+s+" SET high = -1 WHERE username = ? AND collection = ?", userID, cid)
 		return err
 	}
+	d := delta(&c)
 	return e.storeSums(ctx, tx, userID, cid, sum{st.items + d.items, st.bytes + d.bytes}, after.Int64)
 }
 

@@ -97,6 +97,12 @@ func TestSumsStayRight(t *testing.T) {
 			{"put", false, put("history", wbo("a", "aaaa", 400_001), wbo("b", "bb", 400_002), wbo("c", "c", 400_003))},
 			{"custom collection", false, put("custom", wbo("x", "xxxxx", 400_004))},
 			{"overwrite and add, an id twice", false, put("history", wbo("a", "A", 400_005), wbo("d", "dddd", 400_005), wbo("d", "dd", 400_005))},
+			// Items that all carry a modified: on MySQL the upsert counts
+			// what it updated and replaced (countedUpsert).
+			{"modified without payload, new and old", false, put("history",
+				store.WBO{ID: "c", SortIndex: ptr(int64(5)), Modified: ts(400_006)}, store.WBO{ID: "m", Modified: ts(400_006)})},
+			{"payload for the bare row, a new id bare then full", false, put("history",
+				wbo("m", "mmm", 400_007), store.WBO{ID: "q", Modified: ts(400_007)}, wbo("q", "qqqqqqq", 400_007))},
 			{"partial update without payload", false, put("history", store.WBO{ID: "b", SortIndex: ptr(int64(3))})},
 			{"new row without payload", false, put("history", store.WBO{ID: "n", ParentID: ptr("p")})},
 			{"expired item", false, put("forms", expiring, wbo("f", "ff", 400_011))},
