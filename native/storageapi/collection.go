@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/weaveproxy/weaveproxy/native/store"
 	"github.com/weaveproxy/weaveproxy/native/weave"
@@ -22,14 +23,29 @@ func (h *Handler) getCollection(rq *request) error {
 		return fmt.Errorf("get %s: %w", rq.collection, err)
 	}
 	f := weave.NegotiateFormat(rq.r.Header.Get("Accept"))
-	var body []byte
+	buf := bodies.Get().(*[]byte)
+	defer putBody(buf)
 	if cq.Full {
-		body = rq.d.AppendWBOs(nil, f, items)
+		*buf = rq.d.AppendWBOs((*buf)[:0], f, items)
 	} else {
-		body = rq.d.AppendIDs(nil, f, items)
+		*buf = rq.d.AppendIDs((*buf)[:0], f, items)
 	}
 	rq.w.Header().Set("X-Weave-Records", strconv.Itoa(len(items)))
-	return rq.reply(f.ContentType(), body)
+	return rq.reply(f.ContentType(), *buf)
+}
+
+// bodies holds the buffers collection pages are rendered into: a page of
+// 100 full items is some 40 KB, which each GET allocated anew (and the
+// collector then scanned) before the pool.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody keeps a rare huge page from staying in the pool.
+const maxPooledBody = 1 << 20
+
+func putBody(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		bodies.Put(b)
+	}
 }
 
 // deleteCollection deletes the items the query selects (all of them

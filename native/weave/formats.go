@@ -3,6 +3,7 @@ package weave
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,6 +107,23 @@ func (d Dialect) AppendIDs(b []byte, f Format, items []store.WBO) []byte {
 
 // AppendWBOs renders full items in format f.
 func (d Dialect) AppendWBOs(b []byte, f Format, items []store.WBO) []byte {
+	// Room for the whole page at once (escapes aside) instead of a
+	// dozen doublings of a 40 KB page.
+	n := 0
+	for i := range items {
+		w := &items[i]
+		n += len(w.ID) + len(`{"id":"","parentid":"","modified":12345678901.23,"predecessorid":"","sortindex":-1234567890,"payload":""},`)
+		if w.Payload != nil {
+			n += len(*w.Payload)
+		}
+		if w.ParentID != nil {
+			n += len(*w.ParentID)
+		}
+		if w.PredecessorID != nil {
+			n += len(*w.PredecessorID)
+		}
+	}
+	b = slices.Grow(b, n+2)
 	return appendRecords(b, f, len(items), func(b []byte, i int) []byte {
 		return d.AppendWBO(b, &items[i])
 	})

@@ -16,30 +16,86 @@ const hexDigits = "0123456789abcdef"
 // are not UTF-8 (possible in legacy VARBINARY ids) become U+FFFD, where PHP
 // would have failed the whole response. DEL (0x7f) is escaped by Python only.
 func (d Dialect) AppendString(b []byte, s string) []byte {
+	plain, e1, e2 := d.plainBytes()
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (c != '/' || d == Python) && (c != 0x7f || d == Legacy) {
-				i++
-				continue
+		// Eight bytes at a time while none needs escaping: payloads are
+		// mostly base64, and this loop writes every item of a GET.
+		for i+8 <= len(s) {
+			if x := load64(s, i); x&msb != 0 || hasLess(x, 0x20) || hasByte(x, '"') || hasByte(x, '\\') ||
+				hasByte(x, e1) || hasByte(x, e2) {
+				break
 			}
-			b = append(b, s[start:i]...)
+			i += 8
+		}
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
+		b = append(b, s[start:i]...)
+		if c := s[i]; c < utf8.RuneSelf {
 			b = appendASCIIEscape(b, c)
 			i++
-			start = i
-			continue
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			b = appendUnicodeEscape(b, r)
+			i += size
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		b = append(b, s[start:i]...)
-		b = appendUnicodeEscape(b, r)
-		i += size
 		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plainTable marks the bytes d writes as they are in a JSON string: ASCII
+// from space up, but for '"' and '\\', '/' (escaped by PHP only) and DEL
+// (escaped by Python only).
+func plainTable(d Dialect) (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && (c != '/' || d == Python) && (c != 0x7f || d == Legacy)
+	}
+	return t
+}
+
+var (
+	plainLegacy = plainTable(Legacy)
+	plainPython = plainTable(Python)
+	plainOther  = plainTable(0)
+)
+
+// plainBytes is d's table, and the one or two ASCII characters it escapes
+// besides control characters, '"' and '\\' (for a test of eight bytes at
+// once).
+func (d Dialect) plainBytes() (t *[256]bool, e1, e2 byte) {
+	switch d {
+	case Legacy:
+		return &plainLegacy, '/', '/'
+	case Python:
+		return &plainPython, 0x7f, 0x7f
+	}
+	return &plainOther, '/', 0x7f
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// load64 reads s[i:i+8] as a little-endian word (one load once compiled).
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasLess says whether a byte of x is below n (n <= 0x80), hasByte
+// whether one equals c: the classic word-at-a-time tests, exact as to
+// whether any byte matches.
+func hasLess(x uint64, n byte) bool { return (x-lsb*uint64(n))&^x&msb != 0 }
+func hasByte(x uint64, c byte) bool { return hasLess(x^(lsb*uint64(c)), 1) }
 
 func appendASCIIEscape(b []byte, c byte) []byte {
 	switch c {
