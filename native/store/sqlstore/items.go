@@ -51,27 +51,26 @@ func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
 
 func (e *Engine) getItems(ctx context.Context, r querier, userID storageKey, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
 	where, args := filter("w.", q, ids)
-	query := "SELECT w.id, w.parentid, w.predecessorid, w.sortindex, w.modified, w.payload, w.payload_size, t.ttl" +
-		e.liveJoin() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
+	query := "SELECT " + itemColumns + e.liveJoin() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
 	rows, err := r.QueryContext(ctx, query, append([]any{userID, cid, q.Now.Seconds()}, args...)...)
 	if err != nil {
 		return nil, e.wrap("get items", err)
 	}
 	defer rows.Close()
+	if q.Limit > 0 && len(ids) == 0 {
+		out = slices.Grow(out, min(q.Limit, idChunk))
+	}
+	var cols itemCols
+	dest := cols.dest()
+	ir := newItemReader(q.Limit)
 	for rows.Next() {
-		var w store.WBO
-		var parent, pred, payload sql.NullString
-		var sortindex, modified, size, ttl sql.NullInt64
-		if err := rows.Scan(&w.ID, &parent, &pred, &sortindex, &modified, &payload, &size, &ttl); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, e.wrap("get items", err)
 		}
-		w.ParentID, w.PredecessorID, w.Payload = strPtr(parent), strPtr(pred), strPtr(payload)
-		w.SortIndex, w.TTL = intPtr(sortindex), intPtr(ttl)
-		if modified.Valid {
-			ts := store.Timestamp(modified.Int64)
-			w.Modified = &ts
+		w, err := ir.wbo(&cols)
+		if err != nil {
+			return nil, e.wrap("get items", err)
 		}
-		w.PayloadSize = size.Int64
 		out = append(out, w)
 	}
 	return out, e.wrap("get items", rows.Err())
@@ -330,13 +329,6 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
 }
 
 func intPtr(n sql.NullInt64) *int64 {
