@@ -82,6 +82,10 @@ func (h *Handler) postCollection(rq *request) error {
 	if err != nil {
 		return err
 	}
+	lim := weave.BatchLimits{MaxCount: h.cfg.BatchMaxCount, MaxBytes: h.cfg.BatchMaxBytes}
+	if kept, res, ok := weave.ParseBatch(body, lim); ok {
+		return h.storeBatch(rq, kept, res, floor)
+	}
 	v, err := weave.DecodeJSON(body)
 	if err != nil {
 		return err
@@ -101,18 +105,17 @@ func (h *Handler) postCollection(rq *request) error {
 		}
 		return h.storeOne(rq, it, q, floor)
 	case []any:
-		return h.storeBatch(rq, x, floor)
+		kept, res := weave.SplitBatch(x, lim)
+		return h.storeBatch(rq, kept, res, floor)
 	}
 	return weave.BadRequest(weave.CodeInvalidWBO, "POST body is neither a list nor an object")
 }
 
-// storeBatch validates every element, checks the quota once, and writes the
-// kept items in one transaction: all of them or none. All share the
-// request's timestamp. A failed write is reported per item ("db error") in
-// a 200, as the Python server did, unless the failure is the client's.
-func (h *Handler) storeBatch(rq *request, elems []any, floor store.Timestamp) error {
-	kept, res := weave.SplitBatch(elems, weave.BatchLimits{
-		MaxCount: h.cfg.BatchMaxCount, MaxBytes: h.cfg.BatchMaxBytes})
+// storeBatch checks the quota once and writes the items validation kept
+// in one transaction: all of them or none. All share the request's
+// timestamp. A failed write is reported per item ("db error") in a 200,
+// as the Python server did, unless the failure is the client's.
+func (h *Handler) storeBatch(rq *request, kept []weave.Item, res *weave.BatchResult, floor store.Timestamp) error {
 	q, err := h.checkQuota(rq)
 	if err != nil {
 		return err

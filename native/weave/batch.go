@@ -121,38 +121,54 @@ const (
 // then the running payload byte total (which counts the bytes of items it
 // refuses). Nothing is written here.
 func SplitBatch(elems []any, lim BatchLimits) ([]Item, *BatchResult) {
-	maxCount, maxBytes := lim.MaxCount, lim.MaxBytes
-	if maxCount <= 0 {
-		maxCount = DefaultBatchMaxCount
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultBatchMaxBytes
-	}
-	res := &BatchResult{}
-	var kept []Item
-	total := 0
+	sp := newSplitter(lim, len(elems))
 	for i, el := range elems {
 		it, msg := BuildItem(el, "")
-		switch {
-		case msg == MsgInvalidWBO:
-			res.Fail("", MsgInvalidWBO)
-			continue
-		case !it.HasID:
-			res.Fail("", MsgInvalidID)
-			continue
-		case msg != "":
-			res.Fail(it.WBO.ID, msg)
-			continue
-		case i >= maxCount:
-			res.Fail(it.WBO.ID, MsgRetryWBO)
-			continue
-		}
-		total += int(it.WBO.PayloadSize)
-		if total >= maxBytes {
-			res.Fail(it.WBO.ID, MsgRetryBytes)
-			continue
-		}
-		kept = append(kept, it)
+		sp.add(i, it, msg)
 	}
-	return kept, res
+	return sp.kept, sp.res
+}
+
+// splitter sorts a batch's elements one by one (see SplitBatch).
+type splitter struct {
+	maxCount, maxBytes int
+	res                *BatchResult
+	kept               []Item
+	total              int
+}
+
+func newSplitter(lim BatchLimits, n int) *splitter {
+	sp := &splitter{maxCount: lim.MaxCount, maxBytes: lim.MaxBytes, res: &BatchResult{}}
+	if sp.maxCount <= 0 {
+		sp.maxCount = DefaultBatchMaxCount
+	}
+	if sp.maxBytes <= 0 {
+		sp.maxBytes = DefaultBatchMaxBytes
+	}
+	sp.kept = make([]Item, 0, min(n, sp.maxCount))
+	return sp
+}
+
+// add sorts the element at index i, built into it with message msg.
+func (sp *splitter) add(i int, it Item, msg string) {
+	switch {
+	case msg == MsgInvalidWBO:
+		sp.res.Fail("", MsgInvalidWBO)
+		return
+	case !it.HasID:
+		sp.res.Fail("", MsgInvalidID)
+		return
+	case msg != "":
+		sp.res.Fail(it.WBO.ID, msg)
+		return
+	case i >= sp.maxCount:
+		sp.res.Fail(it.WBO.ID, MsgRetryWBO)
+		return
+	}
+	sp.total += int(it.WBO.PayloadSize)
+	if sp.total >= sp.maxBytes {
+		sp.res.Fail(it.WBO.ID, MsgRetryBytes)
+		return
+	}
+	sp.kept = append(sp.kept, it)
 }

@@ -92,9 +92,30 @@ func ParseWBO(body []byte, urlID string) (Item, error) {
 	return it, nil
 }
 
-// knownFields are the WBO fields a client sends; every other key is
-// ignored, whatever its value.
-var knownFields = []string{"id", "parentid", "predecessorid", "sortindex", "ttl", "payload"}
+// field is one known field of a decoded WBO object: set says the key was
+// present (its value may still be JSON null, a nil v).
+type field struct {
+	v   any
+	set bool
+}
+
+// wboFields are the WBO fields a client sends; every other key of the
+// object is ignored, whatever its value.
+type wboFields struct {
+	id, parentid, predecessorid, sortindex, ttl, payload field
+}
+
+func (f *wboFields) all() [6]*field {
+	return [6]*field{&f.id, &f.parentid, &f.predecessorid, &f.sortindex, &f.ttl, &f.payload}
+}
+
+func fieldsOf(obj map[string]any) wboFields {
+	get := func(name string) field {
+		v, ok := obj[name]
+		return field{v, ok}
+	}
+	return wboFields{get("id"), get("parentid"), get("predecessorid"), get("sortindex"), get("ttl"), get("payload")}
+}
 
 // BuildItem turns a decoded JSON value into an Item, or a validation
 // message. The value must be an object; its known fields must be scalars
@@ -111,15 +132,19 @@ func BuildItem(v any, urlID string) (Item, string) {
 	if !ok {
 		return Item{}, MsgInvalidWBO
 	}
-	for _, name := range knownFields {
-		switch obj[name].(type) {
+	return buildItem(fieldsOf(obj), urlID)
+}
+
+func buildItem(f wboFields, urlID string) (Item, string) {
+	for _, fl := range f.all() {
+		switch fl.v.(type) {
 		case nil, string, json.Number, bool:
 		default:
 			return Item{}, MsgInvalidWBO
 		}
 	}
 	var it Item
-	rawID, hasID := obj["id"]
+	rawID, hasID := f.id.v, f.id.set
 	if urlID != "" {
 		rawID, hasID = urlID, true
 	}
@@ -131,27 +156,27 @@ func BuildItem(v any, urlID string) (Item, string) {
 		}
 	}
 	var msg string
-	if it.WBO.ParentID, msg = optionalRef(obj, "parentid", MsgInvalidParentID); msg != "" {
+	if it.WBO.ParentID, msg = optionalRef(f.parentid, MsgInvalidParentID); msg != "" {
 		return it, msg
 	}
-	if it.WBO.PredecessorID, msg = optionalRef(obj, "predecessorid", MsgInvalidPredecessorID); msg != "" {
+	if it.WBO.PredecessorID, msg = optionalRef(f.predecessorid, MsgInvalidPredecessorID); msg != "" {
 		return it, msg
 	}
-	if raw, ok := obj["sortindex"]; ok && raw != nil {
+	if raw := f.sortindex.v; raw != nil {
 		n, good := toSortIndex(raw)
 		if !good {
 			return it, MsgInvalidSortIndex
 		}
 		it.WBO.SortIndex = &n
 	}
-	if raw, ok := obj["ttl"]; ok && raw != nil {
+	if raw := f.ttl.v; raw != nil {
 		n, good := toTTL(raw)
 		if !good {
 			return it, MsgInvalidTTL
 		}
 		it.TTL = &n
 	}
-	if raw, ok := obj["payload"]; ok && raw != nil {
+	if raw := f.payload.v; raw != nil {
 		p, isString := raw.(string)
 		if !isString {
 			return it, MsgPayloadNotString
@@ -174,12 +199,11 @@ func ValidID(id string) bool {
 		strings.IndexFunc(id, unicode.IsControl) < 0
 }
 
-func optionalRef(obj map[string]any, key, msg string) (*string, string) {
-	raw, ok := obj[key]
-	if !ok || raw == nil {
+func optionalRef(f field, msg string) (*string, string) {
+	if f.v == nil {
 		return nil, ""
 	}
-	s, good := scalarString(raw)
+	s, good := scalarString(f.v)
 	if !good || len(s) > MaxIDBytes {
 		return nil, msg
 	}
