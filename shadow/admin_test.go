@@ -30,12 +30,16 @@ routes:
 // three different quota reads), a routes file and the admin API over them.
 type adminRig struct {
 	*rig
-	file string
-	log  *bytes.Buffer
-	srv  *httptest.Server
+	workers int // the default worker count
+	file    string
+	log     *bytes.Buffer
+	srv     *httptest.Server
 }
 
 func newAdminRig(t *testing.T) *adminRig {
+	// The default worker count, half of GOMAXPROCS as found before the
+	// shadower adds its own Ps.
+	workers := max(1, runtime.GOMAXPROCS(0)/2)
 	r := newRig(t, adminRoutes, Options{})
 	r.native = r.legacy
 	for range 3 {
@@ -59,7 +63,7 @@ func newAdminRig(t *testing.T) *adminRig {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	srv := httptest.NewServer(AdminHandler(AdminConfig{Store: r.st, Cutover: c, Shadower: r.sh}))
 	t.Cleanup(srv.Close)
-	return &adminRig{rig: r, file: file, log: &logs, srv: srv}
+	return &adminRig{rig: r, workers: workers, file: file, log: &logs, srv: srv}
 }
 
 func (a *adminRig) do(method, path string, body any) (int, map[string]any) {
@@ -192,7 +196,7 @@ func TestAdminLiveReport(t *testing.T) {
 		t.Fatalf("live HTML: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	code, q := a.do("GET", "/shadow/queue", nil)
-	if code != 200 || q["pairs"] != 0.0 || q["workers"] != float64(max(1, runtime.GOMAXPROCS(0)/2)) {
+	if code != 200 || q["pairs"] != 0.0 || q["workers"] != float64(a.workers) {
 		t.Fatalf("queue: %d %v", code, q)
 	}
 }

@@ -65,8 +65,9 @@ func (s *Shadower) startDryRun(call proxy.ShadowCall, j *job) {
 		j.skip = "dry_run_busy"
 		return
 	}
+
 	// Not the client's context: the dry run outlives the request.
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.NativeTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, min(s.opt.NativeTimeout, s.opt.DryRunLifetime))
 	gate := dryrun.NewGate()
 	ended := make(chan struct{})
 	j.parts.Add(1)
@@ -76,6 +77,11 @@ func (s *Shadower) startDryRun(call proxy.ShadowCall, j *job) {
 		defer s.q.unhold()
 		defer cancel()
 		j.dry = run(call.NativeDryRun, j.req.request(gate.Bind(ctx)), s.opt.MaxCapture)
+		if ctx.Err() != nil {
+			// Cut short (its lifetime, or Close): its answer is the
+			// cancellation's, not native's.
+			j.drySkip = "dry_run_expired"
+		}
 		close(ended)
 		s.finish(j)
 	}()

@@ -10,6 +10,7 @@ import (
 // metrics are the shadow side's collectors. Route labels are route names
 // ("METHOD /template"), so their number is the number of routes.
 type metrics struct {
+	requests *prometheus.CounterVec // shadow-mode requests by route: what pairs+skipped+dropped add up to
 	pairs    *prometheus.CounterVec // compared pairs by route and class
 	dropped  *prometheus.CounterVec // pairs refused by the queue, by route and reason
 	skipped  *prometheus.CounterVec // requests not compared, by route and reason
@@ -20,13 +21,17 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
 	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weaveproxy_shadow_requests_total",
+			Help: "Requests served in shadow mode, by route; weaveproxy_shadow_pairs_total over it is the share compared (coverage), the rest is in weaveproxy_shadow_skipped_total and weaveproxy_shadow_dropped_total with their reasons.",
+		}, []string{"route"}),
 		pairs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weaveproxy_shadow_pairs_total",
 			Help: "Shadow pairs compared and stored, by route and class.",
 		}, []string{"route", "class"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weaveproxy_shadow_dropped_total",
-			Help: "Shadow pairs dropped without comparison because the comparison queue was full, by route and reason.",
+			Help: "Shadow pairs dropped without comparison because the comparison queue was full or they waited too long for a worker (too_old), by route and reason.",
 		}, []string{"route", "reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weaveproxy_shadow_skipped_total",
@@ -49,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, q *queue) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.pairs, m.dropped, m.skipped, m.errors, m.dryRun, m.repeated,
+	cs := []prometheus.Collector{m.requests, m.pairs, m.dropped, m.skipped, m.errors, m.dryRun, m.repeated,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "weaveproxy_shadow_queue_pairs",
 			Help: "Shadow pairs waiting for or in comparison.",

@@ -31,6 +31,9 @@ const (
 	dropFull   dropReason = "queue_full"
 	dropBytes  dropReason = "queue_bytes"
 	dropClosed dropReason = "closed"
+	// dropOld: the pair waited longer than Options.MaxQueueWait for a
+	// worker (the machine is too busy to compare all it shadows).
+	dropOld dropReason = "too_old"
 )
 
 func newQueue(size int, maxBytes int64) *queue {

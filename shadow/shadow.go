@@ -87,10 +87,30 @@ type Options struct {
 	// legacy and is not compared. The whole dry run is bounded by
 	// NativeTimeout.
 	DryRunTimeout time.Duration
-	// DryRuns bounds the dry runs in progress (default 8), each holding a
-	// database connection and a snapshot; a write beyond goes to legacy
-	// alone and is not compared.
+	// DryRuns bounds the dry runs in progress (default 2), each holding a
+	// database connection and a snapshot, and each causing database work
+	// at the database's normal priority; a write beyond goes to legacy
+	// alone and is not compared (reason "dry_run_busy").
 	DryRuns int
+	// DryRunLifetime bounds a dry run from its start (default 5s): an
+	// open snapshot is a read view that holds back InnoDB's purge, so a
+	// dry run starved of CPU on a busy machine is cancelled and not
+	// compared (reason "dry_run_expired") rather than kept open.
+	DryRunLifetime time.Duration
+	// MaxQueueWait bounds how long a pair waits for a worker (default
+	// 5s); an older one is dropped uncompared (reason "too_old"): a
+	// machine too busy to compare sheds pairs, counted, instead of
+	// holding them.
+	MaxQueueWait time.Duration
+	// MinIdle is the share (0–1) of the machine's CPU time that must have
+	// been idle lately for shadow work to start (default 0.2; negative:
+	// always start). Shadow work yields to client work (idle.go): below
+	// it, requests go to legacy alone and queued pairs are dropped, each
+	// counted with reason "cpu_busy".
+	MinIdle float64
+	// Idle reports that share; nil: measured from /proc/stat every 100 ms
+	// on Linux, and always 1 elsewhere.
+	Idle func() float64
 	// NativeTimeout bounds each native or repeated run in a worker, and
 	// StoreTimeout each store write (defaults 30s).
 	NativeTimeout time.Duration
@@ -124,7 +144,16 @@ func (o Options) withDefaults() Options {
 		o.DryRunTimeout = 2 * time.Second
 	}
 	if o.DryRuns <= 0 {
-		o.DryRuns = 8
+		o.DryRuns = 2
+	}
+	if o.DryRunLifetime <= 0 {
+		o.DryRunLifetime = 5 * time.Second
+	}
+	if o.MaxQueueWait <= 0 {
+		o.MaxQueueWait = 5 * time.Second
+	}
+	if o.MinIdle == 0 {
+		o.MinIdle = 0.2
 	}
 	if o.NativeTimeout <= 0 {
 		o.NativeTimeout = 30 * time.Second
@@ -151,6 +180,7 @@ type Shadower struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // workers
 	closed sync.Once
+	idle   func() float64 // the machine's recent idle CPU share
 
 	dry dryRuns // writes' dry runs in progress
 }
@@ -175,6 +205,10 @@ func New(opt Options) (*Shadower, error) {
 	}
 	s.m = m
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.idle = opt.Idle
+	if s.idle == nil && opt.MinIdle > 0 {
+		s.idle = startIdleMeter(s.ctx, idleSample)
+	}
 	for range opt.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -213,12 +247,20 @@ func (s *Shadower) Close(ctx context.Context) error {
 // ServeShadow implements proxy.Shadower.
 func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call proxy.ShadowCall) {
 	route := call.Route.Match
+	s.m.requests.WithLabelValues(route).Inc()
 	// A write runs natively only as a dry run. GET password_reset is one:
 	// it stores a reset code and sends a mail.
 	write := weaveurl.RouteWrites(route)
 	if write {
 		s.clock.begin(call.User)
 		defer s.clock.end(call.User)
+	}
+	if s.busy() {
+		// The machine has no CPU to spare: not even the copies of the
+		// request and the answer are made, nor a write's snapshot taken.
+		s.skip(route, reasonBusy)
+		call.Legacy.ServeHTTP(w, r)
+		return
 	}
 	body, complete := capture.ReadBody(r, s.opt.MaxCapture)
 	if !complete {
@@ -259,6 +301,9 @@ func (s *Shadower) enqueue(j *job) {
 	case j.skip != "":
 		s.skip(j.route, j.skip)
 		return
+	case j.drySkip != "":
+		s.skip(j.route, j.drySkip)
+		return
 	case j.legacy.truncated || (j.dry != nil && j.dry.truncated):
 		s.skip(j.route, "answer_too_large")
 		return
@@ -267,6 +312,7 @@ func (s *Shadower) enqueue(j *job) {
 	if j.dry != nil {
 		j.size += j.dry.size()
 	}
+	j.queued = time.Now()
 	if reason := s.q.offer(j); reason != dropNone {
 		s.m.dropped.WithLabelValues(j.route, string(reason)).Inc()
 	}

@@ -31,7 +31,11 @@ type job struct {
 	quiet bool
 
 	skip string // set on the request path: not compared, for this reason
-	size int64  // bytes held while queued
+	// drySkip is set by the dry run's goroutine: not compared, for this
+	// reason (apart from skip, which the request path may set meanwhile).
+	drySkip string
+	size    int64     // bytes held while queued
+	queued  time.Time // when it was offered to the queue
 
 	// parts counts what is still to come before the job can be queued:
 	// legacy's answer, and a write's dry run, which may end later.
@@ -41,7 +45,14 @@ type job struct {
 func (s *Shadower) worker() {
 	defer s.wg.Done()
 	for j := range s.q.ch {
-		s.process(j)
+		switch {
+		case time.Since(j.queued) > s.opt.MaxQueueWait:
+			s.m.dropped.WithLabelValues(j.route, string(dropOld)).Inc()
+		case s.busy():
+			s.m.dropped.WithLabelValues(j.route, reasonBusy).Inc()
+		default:
+			s.process(j)
+		}
 		s.q.done(j)
 	}
 }

@@ -180,6 +180,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	fs.IntVar(&f.shadowQueue.workers, "shadow-workers", 2, "shadow mode: pairs compared at once")
 	fs.IntVar(&f.shadowQueue.pairs, "shadow-queue", 1024, "shadow mode: pairs waiting for comparison before new ones are dropped")
 	fs.Int64Var(&f.shadowQueue.bytes, "shadow-queue-bytes", 64<<20, "shadow mode: bytes of waiting pairs before new ones are dropped")
+	fs.Float64Var(&f.shadowQueue.minIdle, "shadow-min-idle", 0.2, "shadow mode: share of the machine's CPU that must be idle for shadow work to start, else requests go to legacy alone, counted as not compared (cpu_busy); -1: always compare")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	// Beside PHP and MariaDB on a small host, 1 is cheaper per request:

@@ -20,6 +20,7 @@ import (
 type shadowQueue struct {
 	workers, pairs int
 	bytes          int64
+	minIdle        float64
 }
 
 // shadowSide is the serving process's shadow mode: the Shadower and its
@@ -65,7 +66,8 @@ func buildShadow(ctx context.Context, f *serveFlags, log *slog.Logger, np *nativ
 	// the client's legacy handler belongs to the client's request.
 	repeat := forward.New(table.Legacy, forward.Options{Logger: log})
 	sh, err := shadow.New(shadow.Options{Store: st, Metrics: np.registry, Logger: log, Repeat: repeat,
-		Workers: f.shadowQueue.workers, QueueSize: f.shadowQueue.pairs, QueueBytes: f.shadowQueue.bytes})
+		Workers: f.shadowQueue.workers, QueueSize: f.shadowQueue.pairs, QueueBytes: f.shadowQueue.bytes,
+		MinIdle: f.shadowQueue.minIdle})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

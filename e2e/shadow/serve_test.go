@@ -36,7 +36,7 @@ func TestServeShadowAdminAPI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte(adminToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("cd '%s' && exec '%s' serve --listen %s --admin-listen %s --db 'mysql:%s' --routes routes.yaml --admin-token-file admin.token",
+	script := fmt.Sprintf("cd '%s' && exec '%s' serve --listen %s --admin-listen %s --db 'mysql:%s' --routes routes.yaml --admin-token-file admin.token --shadow-min-idle -1",
 		dir, bin, listen, strings.TrimPrefix(admin, "http://"), b.dsn)
 	proc := testenv.StartProcess(t, "sh", []string{"-c", script}, nil, listen)
 
