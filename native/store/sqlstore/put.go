@@ -36,22 +36,7 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 	// The sort is stable, so a repeated id keeps its writes' order.
 	sorted := slices.Clone(items)
 	slices.SortStableFunc(sorted, func(a, b store.WBO) int { return strings.Compare(a.ID, b.ID) })
-	// Counted: the upsert itself tells how many rows it updated and how
-	// many payload bytes it replaced, which is all the sums need, so no
-	// row is read first (one round trip and a hundred row reads less on a
-	// POST of 100). That needs every item's final modified known without
-	// reading (the ttl rows are keyed by it) and no old modified asked for
-	// (PutItems reports it for items without one). The old read locked
-	// the rows before writing them; the upsert locks them as it goes, so
-	// a concurrent writer of the same rows still waits until this
-	// transaction ends: another native write waits earlier, on the
-	// user's stamps row; a PHP write (which takes no stamps row) either
-	// committed before the upsert, and the upsert counts what PHP wrote
-	// as what it replaces, or waits on the upsert's row locks and cannot
-	// change the rows between the count and the commit. What PHP changes
-	// in other rows of the collection is what the MAX(modified) check of
-	// the sums is for, as before.
-	counted := e.d.countedUpsert && !slices.ContainsFunc(items, func(w store.WBO) bool { return w.Modified == nil })
+	counted := e.canCount(items)
 	var olds []*store.Timestamp
 	err = e.withTx(ctx, func(tx querier) error {
 		if err := e.serialize(ctx, tx, userID); err != nil {
@@ -72,12 +57,7 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 			if prev, sizes, err = e.lockModified(ctx, tx, userID, cid, items); err != nil {
 				return err
 			}
-			for i, it := range items {
-				if p := prev[it.ID]; p.Valid {
-					ts := store.Timestamp(p.Int64)
-					olds[i] = &ts
-				}
-			}
+			fillOlds(olds, items, prev)
 		}
 		for chunk := range slices.Chunk(sorted, putChunk) {
 			if err := e.upsert(ctx, tx, userID, cid, chunk, counted); err != nil {
@@ -88,13 +68,12 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 			return err
 		}
 		d, newest := putDelta(items, sizes)
-		ok := func(after int64) bool { return after == max(st.before, newest) }
-		if !counted {
-			return e.sumsEnd(ctx, tx, userID, cid, st, d, ok)
+		if counted {
+			return e.countedSumsEnd(ctx, tx, userID, cid, st, written(items), max(st.before, newest))
 		}
-		return e.sumsFinish(ctx, tx, userID, cid, st, ", @wbo_updated, @wbo_replaced", func(c *counters) sum {
-			return countedDelta(items, c)
-		}, ok)
+		return e.sumsEnd(ctx, tx, userID, cid, st, d, func(after int64) bool {
+			return after == max(st.before, newest)
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -102,17 +81,47 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 	return olds, nil
 }
 
-// countedDelta is what writing items changed in the sums, from what the
-// counted upsert found: each item's row was either updated or inserted,
-// and the bytes of every payload written replaced those counted.
-func countedDelta(items []store.WBO, c *counters) sum {
-	d := sum{items: int64(len(items)) - c.updated, bytes: -c.replaced}
-	for _, it := range items {
-		if it.Payload != nil {
-			d.bytes += int64(len(*it.Payload))
+// canCount says whether writing items can be a counted upsert: then the
+// upsert itself tells how many rows it updated and how many payload bytes
+// it replaced, which is all the sums need, so no row is read first (one
+// round trip and a hundred row reads less on a POST of 100). That needs
+// every item's final modified known without reading (the ttl rows are
+// keyed by it) and no old modified asked for (PutItems reports it for
+// items without one).
+//
+// The read it saves locked the rows before writing them; the upsert locks
+// them as it goes, so a concurrent writer of the same rows still waits
+// until this transaction ends. Another native write waits earlier, on
+// the user's stamps row. A PHP write (PHP takes no stamps row) either
+// committed before the upsert reached its rows, and the upsert counts
+// what PHP wrote as what it replaces, exactly as the read would have seen
+// it, or it waits on the upsert's row locks until the commit. What PHP
+// changes in other rows of the collection is what the MAX(modified) check
+// of the sums is for, as before.
+func (e *Engine) canCount(items []store.WBO) bool {
+	return e.d.countedUpsert && !slices.ContainsFunc(items, func(w store.WBO) bool { return w.Modified == nil })
+}
+
+// fillOlds sets each item's old modified from prev, the rows' modified
+// before the write.
+func fillOlds(olds []*store.Timestamp, items []store.WBO, prev map[string]sql.NullInt64) {
+	for i, it := range items {
+		if p := prev[it.ID]; p.Valid {
+			ts := store.Timestamp(p.Int64)
+			olds[i] = &ts
 		}
 	}
-	return d
+}
+
+// written is the rows and payload bytes items write, new or not.
+func written(items []store.WBO) sum {
+	w := sum{items: int64(len(items))}
+	for _, it := range items {
+		if it.Payload != nil {
+			w.bytes += int64(len(*it.Payload))
+		}
+	}
+	return w
 }
 
 // putDelta is what writing items changes in the collection's sums, given
@@ -200,8 +209,8 @@ func (e *Engine) lockModified(ctx context.Context, tx querier, userID storageKey
 // inserted, and the old payload_size of every updated row whose payload
 // is replaced to @wbo_replaced: the update list is evaluated once per
 // updated row and, like CASE and AND, left to right. Each branch gives
-// the right value even if the counters were NULL (the later read of
-// NULL counters fails the write rather than storing wrong sums).
+// the right value even if the counters were NULL (countedSumsEnd then
+// marks the sums for counting again).
 func (e *Engine) upsert(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, counted bool) error {
 	x := e.d.excluded
 	var b strings.Builder

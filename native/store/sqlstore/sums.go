@@ -77,38 +77,45 @@ func (e *Engine) sumsBegin(ctx context.Context, tx querier, userID storageKey, c
 // write alone makes it (ok says so): anything else means a write this
 // engine did not see, and the row is marked for counting again.
 func (e *Engine) sumsEnd(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState, d sum, ok func(after int64) bool) error {
-	return e.sumsFinish(ctx, tx, userID, cid, st, "", func(*counters) sum { return d }, ok)
-}
-
-// counters are what a counted upsert found: the rows it updated (the
-// others it inserted) and the payload bytes it replaced.
-type counters struct{ updated, replaced int64 }
-
-// sumsFinish is sumsEnd with the change computed by delta from the
-// counters that extra, a piece of select list, reads in the same round
-// trip as the MAX (none when extra is empty).
-func (e *Engine) sumsFinish(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState,
-	extra string, delta func(*counters) sum, ok func(after int64) bool) error {
-	s := e.d.quote(e.t.sums)
 	var after sql.NullInt64
-	var c counters
 	if st.exact {
-		dest := []any{&after}
-		if extra != "" {
-			dest = append(dest, &c.updated, &c.replaced)
-		}
-		err := tx.QueryRowContext(ctx, "SELECT MAX(modified)"+extra+" FROM "+e.d.quote(e.t.wbo)+
-			" WHERE username = ? AND collection = ?", userID, cid).Scan(dest...)
+		err := tx.QueryRowContext(ctx, "SELECT MAX(modified) FROM "+e.d.quote(e.t.wbo)+
+			" WHERE username = ? AND collection = ?", userID, cid).Scan(&after)
 		if err != nil {
 			return e.wrap("read sums", err)
 		}
 	}
 	if !st.exact || !ok(after.Int64) {
-		_, err := e.exec(ctx, tx, "void sums", "UPDATE "+s+" SET high = -1 WHERE username = ? AND collection = ?", userID, cid)
-		return err
+		return e.voidSums(ctx, tx, userID, cid)
 	}
-	d := delta(&c)
 	return e.storeSums(ctx, tx, userID, cid, sum{st.items + d.items, st.bytes + d.bytes}, after.Int64)
+}
+
+func (e *Engine) voidSums(ctx context.Context, tx querier, userID storageKey, cid int) error {
+	_, err := e.exec(ctx, tx, "void sums", "UPDATE "+e.d.quote(e.t.sums)+
+		" SET high = -1 WHERE username = ? AND collection = ?", userID, cid)
+	return err
+}
+
+// countedSumsEnd is sumsEnd after a counted upsert (MySQL), in one
+// statement: written are the rows and payload bytes the upsert wrote, of
+// which the counters say how many rows it updated (the others are new)
+// and how many bytes it replaced; high is the MAX(modified) the write
+// alone makes. A MAX that differs, like counters that were not set,
+// stores the row marked for counting again. The MAX is read without a
+// lock (READ COMMITTED: INSERT … SELECT reads the source consistently).
+func (e *Engine) countedSumsEnd(ctx context.Context, tx querier, userID storageKey, cid int, st sumsState, written sum, high int64) error {
+	if !st.exact {
+		return e.voidSums(ctx, tx, userID, cid)
+	}
+	_, err := e.exec(ctx, tx, "store sums", "INSERT INTO "+e.d.quote(e.t.sums)+
+		" (username, collection, items, bytes, high)"+
+		" SELECT ?, ?, ? - @wbo_updated, ? - @wbo_replaced, IF(COALESCE(MAX(modified), 0) = ?"+
+		" AND @wbo_updated IS NOT NULL AND @wbo_replaced IS NOT NULL, ?, -1) FROM "+e.d.quote(e.t.wbo)+
+		" WHERE username = ? AND collection = ? ON DUPLICATE KEY UPDATE"+
+		" items = VALUES(items), bytes = VALUES(bytes), high = VALUES(high)",
+		userID, cid, st.items+written.items, st.bytes+written.bytes, high, high, userID, cid)
+	return err
 }
 
 func (e *Engine) storeSums(ctx context.Context, q querier, userID storageKey, cid int, v sum, high int64) error {
