@@ -292,7 +292,7 @@ func (u *Upstream) modifyResponse(res *http.Response) error {
 	res.Body = &completingBody{ReadCloser: res.Body, remaining: res.ContentLength,
 		fn: func(err error) {
 			if st.guard != nil {
-				st.guard.quiesce()
+				st.guard.bodyEnded(err == nil)
 			}
 			st.finish(Result{Status: status, Err: err, Reached: true})
 		}}
