@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weaveproxy/weaveproxy/diff/store"
 	"github.com/weaveproxy/weaveproxy/internal/dryrun"
 )
 
@@ -66,6 +67,19 @@ func TestBusyMachineShedsShadowWork(t *testing.T) {
 	}
 	if c := r.counts(infoRoute); c.Pairs != 2 || c.Different != 0 {
 		t.Fatalf("counts %+v, want 2 pairs, none different", c)
+	}
+	// The report's coverage: what was shed is in the store by reason.
+	for route, want := range map[string]int64{infoRoute: 2, putRoute: 1} {
+		rs, err := r.st.Route(context.Background(), route, store.Gate{MinPairs: 1, LastM: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.NotCompared[reasonBusy] != want || rs.Different != 0 {
+			t.Errorf("%s: not compared %v, want cpu_busy %d", route, rs.NotCompared, want)
+		}
+	}
+	if rs, _ := r.st.Route(context.Background(), infoRoute, store.Gate{MinPairs: 1, LastM: 1}); rs.Shadowed() != 4 || rs.Coverage() != 0.5 {
+		t.Errorf("info: shadowed %d, coverage %v; want 4 and 0.5", rs.Shadowed(), rs.Coverage())
 	}
 }
 

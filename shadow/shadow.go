@@ -170,17 +170,20 @@ func (o Options) withDefaults() Options {
 // Shadower implements proxy.Shadower. Create it with New; Close it after
 // the server stopped sending requests.
 type Shadower struct {
-	opt    Options
-	log    *slog.Logger
-	m      *metrics
-	q      *queue
-	confs  *confCache
-	clock  *writeClock
-	ctx    context.Context // workers' runs; cancelled when Close gives up
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // workers
-	closed sync.Once
-	idle   func() float64 // the machine's recent idle CPU share
+	opt     Options
+	log     *slog.Logger
+	m       *metrics
+	q       *queue
+	confs   *confCache
+	clock   *writeClock
+	ctx     context.Context // workers' runs; cancelled when Close gives up
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // workers
+	closed  sync.Once
+	idle    func() float64 // the machine's recent idle CPU share
+	cov     coverage       // requests not compared, for the store
+	covStop chan struct{}  // ends coverageWriter
+	covDone chan struct{}
 
 	dry dryRuns // writes' dry runs in progress
 }
@@ -213,12 +216,23 @@ func New(opt Options) (*Shadower, error) {
 		s.wg.Add(1)
 		go s.worker()
 	}
+	s.covStop, s.covDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.covDone)
+		s.coverageWriter(s.covStop)
+	}()
 	return s, nil
 }
 
-// Flush waits until every pair handed over so far is compared and stored
-// (or ctx ends). Tests and `report` after a replay use it.
-func (s *Shadower) Flush(ctx context.Context) error { return s.q.wait(ctx) }
+// Flush waits until every pair handed over so far is compared and stored,
+// and the counts of requests not compared are stored too (or ctx ends). Tests and `report` after a replay use it.
+func (s *Shadower) Flush(ctx context.Context) error {
+	if err := s.q.wait(ctx); err != nil {
+		return err
+	}
+	s.writeCoverage(ctx)
+	return nil
+}
 
 // Close stops accepting pairs (later shadow requests are still served by
 // legacy, their pairs dropped with reason "closed"), lets the dry runs in
@@ -229,8 +243,13 @@ func (s *Shadower) Close(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.dry.close()
-		s.closed.Do(s.q.close)
+		s.closed.Do(func() {
+			s.q.close()
+			close(s.covStop)
+		})
 		s.wg.Wait()
+		<-s.covDone
+		s.writeCoverage(context.Background())
 		close(done)
 	}()
 	select {
@@ -314,10 +333,6 @@ func (s *Shadower) enqueue(j *job) {
 	}
 	j.queued = time.Now()
 	if reason := s.q.offer(j); reason != dropNone {
-		s.m.dropped.WithLabelValues(j.route, string(reason)).Inc()
+		s.drop(j.route, string(reason))
 	}
-}
-
-func (s *Shadower) skip(route, reason string) {
-	s.m.skipped.WithLabelValues(route, reason).Inc()
 }

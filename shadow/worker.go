@@ -47,9 +47,9 @@ func (s *Shadower) worker() {
 	for j := range s.q.ch {
 		switch {
 		case time.Since(j.queued) > s.opt.MaxQueueWait:
-			s.m.dropped.WithLabelValues(j.route, string(dropOld)).Inc()
+			s.drop(j.route, string(dropOld))
 		case s.busy():
-			s.m.dropped.WithLabelValues(j.route, reasonBusy).Inc()
+			s.drop(j.route, reasonBusy)
 		default:
 			s.process(j)
 		}

@@ -64,18 +64,29 @@ type Report struct {
 type Totals struct {
 	store.Counts
 	MatchRate float64 `json:"match_rate"`
-	Routes    int     `json:"routes"`
-	Ready     int     `json:"ready"`
+	// Shadowed counts every request shadowed, compared or not; Coverage
+	// is the share compared.
+	Shadowed int64   `json:"shadowed"`
+	Coverage float64 `json:"coverage"`
+	Routes   int     `json:"routes"`
+	Ready    int     `json:"ready"`
 }
 
 // Route is one route's line and details.
 type Route struct {
 	Route string `json:"route"`
 	store.Counts
-	MatchRate float64  `json:"match_rate"`
-	Ready     bool     `json:"ready"`
-	Verdict   string   `json:"verdict"`
-	Buckets   []Bucket `json:"buckets"`
+	MatchRate float64 `json:"match_rate"`
+	// Shadowed counts the route's shadowed requests, compared or not;
+	// Coverage is the share compared (the match rate is measured on that
+	// sample); NotCompared counts the rest by reason (e.g. cpu_busy: shed
+	// for want of idle CPU). None of them is a difference.
+	Shadowed    int64            `json:"shadowed"`
+	Coverage    float64          `json:"coverage"`
+	NotCompared map[string]int64 `json:"not_compared,omitempty"`
+	Ready       bool             `json:"ready"`
+	Verdict     string           `json:"verdict"`
+	Buckets     []Bucket         `json:"buckets"`
 	// EqualBy says which rules made the equal-after-rules pairs equal,
 	// most used first.
 	EqualBy []RuleCount `json:"equal_by,omitempty"`
@@ -133,6 +144,7 @@ func Build(ctx context.Context, src Source, opt Options, withSamples bool) (*Rep
 	rep := &Report{GeneratedAt: opt.Now().UTC(), Gate: opt.Gate, Routes: []Route{}}
 	for _, s := range summaries {
 		r := Route{Route: s.Route, Counts: s.Counts, MatchRate: rate(s.MatchRate()),
+			Shadowed: s.Shadowed(), Coverage: rate(s.Coverage()), NotCompared: s.NotCompared,
 			Ready: s.Verdict.Ready, Verdict: s.Verdict.Reason, Buckets: fitBuckets(s.Buckets), Fields: []Field{},
 			EqualBy: ruleCounts(s.EqualBy), samples: map[string][]store.Sample{}}
 		fields, err := src.Fields(ctx, s.Route)
@@ -156,6 +168,9 @@ func Build(ctx context.Context, src Source, opt Options, withSamples bool) (*Rep
 		rep.Waivers = []store.Waiver{}
 	}
 	rep.Totals.MatchRate = rate(rep.Totals.Counts.MatchRate())
+	if rep.Totals.Shadowed > 0 {
+		rep.Totals.Coverage = rate(float64(rep.Totals.Pairs) / float64(rep.Totals.Shadowed))
+	}
 	return rep, nil
 }
 
@@ -167,6 +182,7 @@ func (rep *Report) add(r Route) {
 		t.Ready++
 	}
 	t.Counts.Add(r.Counts)
+	t.Shadowed += r.Shadowed
 }
 
 func ruleCounts(m map[string]int64) []RuleCount {

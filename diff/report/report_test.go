@@ -111,6 +111,11 @@ func seeded(t *testing.T) (*store.Store, *clock) {
 	obs(collRoute, "GET", "/1.0/alice/storage/history?full=1&sort=index", "",
 		answer(200, `[{"id":"h9","payload":"<script>alert(1)</script>","sortindex":9},{"id":"h8","payload":"b","sortindex":8}]`),
 		answer(200, `[{"id":"h8","payload":"b","sortindex":8},{"id":"h9","payload":"<script>alert(1)</script>","sortindex":9}]`), nil, false)
+	// Shadowed and not compared (shed on a busy machine): coverage.
+	if err := st.AddUncompared(ctx, map[store.Uncompared]int64{{Route: infoRoute, Reason: "cpu_busy"}: 6,
+		{Route: putRoute, Reason: "dry_run_busy"}: 2}); err != nil {
+		t.Fatal(err)
+	}
 	clk.Set(t0.Add(2 * time.Hour))
 	return st, clk
 }
@@ -173,6 +178,8 @@ func TestReportHTML(t *testing.T) {
 	for _, want := range []string{
 		`href="#r1"`, `id="r1"`, `<svg class="chart"`, "known legacy defect", "not ready", `class="hl"`,
 		"&lt;script&gt;alert(1)&lt;/script&gt;", "Authorization: [redacted]", "Learned noise", `id="r2-f1"`,
+		"60.0% of 20 shadowed requests compared", "<td>40.0% of 10</td>",
+		"Compared 4 of 10 shadowed requests (40.0%); not compared: cpu_busy 6.",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)

@@ -88,11 +88,35 @@ type RouteSummary struct {
 	// EqualBy counts, per rule, the pairs it made equal (a pair may
 	// need several rules).
 	EqualBy map[string]int64 `json:"equal_by,omitempty"`
+	// NotCompared counts, per reason, the requests shadowed on the route
+	// that were not compared (AddUncompared): shed under load, too large,
+	// overtaken by a write. They are no evidence for or against native.
+	NotCompared map[string]int64 `json:"not_compared,omitempty"`
 }
 
-// RouteNames lists the routes with pairs, sorted.
+// Shadowed is the number of requests shadowed on the route: compared or
+// not.
+func (r RouteSummary) Shadowed() int64 {
+	n := r.Pairs
+	for _, c := range r.NotCompared {
+		n += c
+	}
+	return n
+}
+
+// Coverage is the share of shadowed requests that were compared; 0
+// without any.
+func (r RouteSummary) Coverage() float64 {
+	if r.Shadowed() == 0 {
+		return 0
+	}
+	return float64(r.Pairs) / float64(r.Shadowed())
+}
+
+// RouteNames lists the routes with pairs, or requests shadowed and not
+// compared, sorted.
 func (s *Store) RouteNames(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT route FROM diff_counts ORDER BY route")
+	rows, err := s.db.QueryContext(ctx, "SELECT route FROM diff_counts UNION SELECT route FROM diff_uncompared ORDER BY route")
 	if err != nil {
 		return nil, fmt.Errorf("diff store: routes: %w", err)
 	}
@@ -147,6 +171,9 @@ func (s *Store) Route(ctx context.Context, route string, gate Gate) (RouteSummar
 		return RouteSummary{}, err
 	}
 	if rs.EqualBy, err = s.equalBy(ctx, route); err != nil {
+		return RouteSummary{}, err
+	}
+	if rs.NotCompared, err = s.notCompared(ctx, route); err != nil {
 		return RouteSummary{}, err
 	}
 	return rs, nil

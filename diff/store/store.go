@@ -250,6 +250,8 @@ func (d *dialect) schema() []string {
 			dry_run SMALLINT NOT NULL, pair MEDIUMTEXT NOT NULL, findings MEDIUMTEXT NOT NULL)`,
 		`diff_sample_refs (route VARCHAR(190) NOT NULL, field VARCHAR(190) NOT NULL, at_ns BIGINT NOT NULL,
 			sample_id CHAR(16) NOT NULL, PRIMARY KEY (route, field, sample_id))`,
+		`diff_uncompared (route VARCHAR(190) NOT NULL, reason VARCHAR(64) NOT NULL, n BIGINT NOT NULL,
+			PRIMARY KEY (route, reason))`,
 		`diff_waivers (id CHAR(16) NOT NULL PRIMARY KEY, route VARCHAR(190) NOT NULL,
 			field VARCHAR(190) NOT NULL, shape TEXT NOT NULL, legacy_contains TEXT NOT NULL,
 			request_match TEXT NOT NULL, reason TEXT NOT NULL, by_who VARCHAR(190) NOT NULL,

@@ -45,15 +45,18 @@ func Report(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func printRoutes(w io.Writer, sums []store.RouteSummary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROUTE\tPAIRS\tIDENTICAL\tEQUAL\tNOISE\tACCEPTED\tDIFFERENT\tMATCH\tVERDICT")
+	fmt.Fprintln(tw, "ROUTE\tPAIRS\tCOVERAGE\tIDENTICAL\tEQUAL\tNOISE\tACCEPTED\tDIFFERENT\tMATCH\tVERDICT")
 	var total store.Counts
+	var shadowed int64
 	for _, s := range sums {
 		c := s.Counts
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%s\n", s.Route, c.Pairs, c.Identical,
-			c.EqualAfterRules, c.Noise, c.Accepted, c.Different, 100*c.MatchRate(), s.Verdict.Reason)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%s\n", s.Route, c.Pairs, 100*s.Coverage(),
+			c.Identical, c.EqualAfterRules, c.Noise, c.Accepted, c.Different, 100*c.MatchRate(), s.Verdict.Reason)
 		total.Pairs += c.Pairs
 		total.Different += c.Different
+		shadowed += s.Shadowed()
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d routes, %d pairs, match rate %.1f%%\n", len(sums), total.Pairs, 100*total.MatchRate())
+	fmt.Fprintf(w, "%d routes, %d pairs of %d shadowed requests, match rate %.1f%%\n",
+		len(sums), total.Pairs, shadowed, 100*total.MatchRate())
 }
