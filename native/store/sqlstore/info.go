@@ -16,6 +16,23 @@ func (e *Engine) liveJoin() string {
 		" AND t.modified " + e.d.nullSafeEq + " w.modified"
 }
 
+// liveJoinGuarded is liveJoin for one collection of one user (the first
+// two parameters), which looks for ttl rows only when that collection has
+// any: most never do (the legacy server and 1.0 clients know no ttl), yet
+// the plain join probed the ttl table's index once per row read, some
+// 10 % of MariaDB's CPU for a page of 100 items. The probe is
+// uncorrelated, so MariaDB runs it once, while it plans the statement,
+// and with no ttl row finds the ON condition impossible (EXPLAIN:
+// "Impossible ON condition"); with rows, the join is as before. One
+// statement, so the probe and the read see the same rows.
+func (e *Engine) liveJoinGuarded() string {
+	t := e.d.quote(e.t.ttl)
+	return " FROM " + e.d.quote(e.t.wbo) + " w LEFT JOIN " + t +
+		" t ON EXISTS (SELECT 1 FROM " + t + " x WHERE x.username = ? AND x.collection = ?)" +
+		" AND t.username = w.username AND t.collection = w.collection AND t.id = w.id" +
+		" AND t.modified " + e.d.nullSafeEq + " w.modified"
+}
+
 // liveCond keeps the rows whose ttl has not passed; its parameter is the
 // current time in whole seconds.
 const liveCond = " AND (t.ttl IS NULL OR t.ttl > ?)"

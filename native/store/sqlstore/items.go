@@ -51,8 +51,8 @@ func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
 
 func (e *Engine) getItems(ctx context.Context, r querier, userID storageKey, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
 	where, args := filter("w.", q, ids)
-	query := "SELECT " + itemColumns + e.liveJoin() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
-	rows, err := r.QueryContext(ctx, query, append([]any{userID, cid, q.Now.Seconds()}, args...)...)
+	query := "SELECT " + itemColumns + e.liveJoinGuarded() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
+	rows, err := r.QueryContext(ctx, query, append([]any{userID, cid, userID, cid, q.Now.Seconds()}, args...)...)
 	if err != nil {
 		return nil, e.wrap("get items", err)
 	}

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -160,6 +162,72 @@ func TestInfoMaps(t *testing.T) {
 		}
 		if got := mustGet(t, e, 2, "bookmarks", store.Query{}); len(got) != 1 {
 			t.Fatalf("DeleteStorage touched another user")
+		}
+	})
+}
+
+// TestTTLJoinGuard: the item read looks for ttl rows only in a collection
+// that has some. Same ids in two collections, ttl rows in one only: each
+// reads its own, and on MySQL the plan of the read without ttl rows skips
+// the ttl table ("Impossible ON condition").
+func TestTTLJoinGuard(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine) {
+		ctx := context.Background()
+		now := store.Timestamp(1_700_000_000_00)
+		sec := now.Seconds()
+		a, b := wbo("a", "1", int64(now)-100), wbo("b", "2", int64(now)-90)
+		a.TTL, b.TTL = ptr(sec-1), ptr(sec+10)
+		mustPut(t, e, 1, "tabs", a, b)
+		mustPut(t, e, 1, "forms", wbo("a", "1", int64(now)-100), wbo("b", "2", int64(now)-90))
+		mustPut(t, e, 2, "tabs", wbo("a", "1", int64(now)-100))
+		q := store.Query{Now: now, Sort: store.SortOldest}
+		for _, c := range []struct {
+			user int64
+			coll string
+			want []string
+		}{{1, "tabs", []string{"b"}}, {1, "forms", []string{"a", "b"}}, {2, "tabs", []string{"a"}}} {
+			got := mustGet(t, e, c.user, c.coll, q)
+			if diff := cmp.Diff(c.want, ids(got)); diff != "" {
+				t.Errorf("user %d %s (-want +got):\n%s", c.user, c.coll, diff)
+			}
+			for _, w := range got {
+				if (w.TTL != nil) != (c.coll == "tabs" && c.user == 1) {
+					t.Errorf("user %d %s/%s: ttl %v", c.user, c.coll, w.ID, w.TTL)
+				}
+			}
+		}
+		if e.d.name != "mysql" {
+			return
+		}
+		explain := func(coll int) string {
+			rows, err := e.DB().QueryContext(ctx, "EXPLAIN SELECT "+itemColumns+e.liveJoinGuarded()+
+				" WHERE w.username = ? AND w.collection = ?"+liveCond, 1, coll, 1, coll, sec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			var plan []string
+			for rows.Next() {
+				vals := make([]sql.NullString, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vals {
+					plan = append(plan, v.String)
+				}
+			}
+			return strings.Join(plan, " ")
+		}
+		if p := explain(3); !strings.Contains(p, "Impossible ON condition") {
+			t.Errorf("forms, no ttl rows: the plan joins the ttl table: %s", p)
+		}
+		if p := explain(9); strings.Contains(p, "Impossible ON condition") {
+			t.Errorf("tabs, with ttl rows: the plan skips the ttl table: %s", p)
 		}
 	})
 }
