@@ -111,7 +111,10 @@ func (h *Handler) write(rq *request, floor store.Timestamp, fn func(s store.Stor
 	return fn(h.eng)
 }
 
-// readBody reads the request body within the configured cap.
+// readBody reads the request body within the configured cap, into a
+// buffer the size the request announces (up to presizeMax), not grown
+// from 512 bytes by doubling: a POST of 100 WBOs (35 KB) otherwise
+// allocated 69 KB and copied it seven times.
 func (h *Handler) readBody(rq *request) ([]byte, error) {
 	body := rq.r.Body
 	if body == nil {
@@ -120,9 +123,29 @@ func (h *Handler) readBody(rq *request) ([]byte, error) {
 	if h.cfg.MaxBodyBytes > 0 {
 		body = http.MaxBytesReader(rq.w, body, h.cfg.MaxBodyBytes)
 	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
+	size := rq.r.ContentLength
+	if size < 0 || size > presizeMax {
+		size = 0 // unknown, or not to be trusted with memory: grow as read
 	}
-	return b, nil
+	if h.cfg.MaxBodyBytes > 0 {
+		size = min(size, h.cfg.MaxBodyBytes)
+	}
+	b := make([]byte, 0, size+1) // +1: room to see the end without growing
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading body: %w", err)
+		}
+	}
 }
+
+// presizeMax bounds the buffer a request's Content-Length makes readBody
+// allocate before a byte has arrived.
+const presizeMax = 2 << 20
