@@ -127,6 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n== load average at the end: %s\n", loadAvg())
+	st.coverage(ctx, stdout)
 	st.report(stdout)
 	if o.keep {
 		fmt.Fprintf(stderr, "benchstack: servers still up (php %s, native %s, proxied %s, shadow %s, database %s); ^C ends them\n",
@@ -142,6 +143,7 @@ type stack struct {
 	php                     *testenv.LegacyPHP
 	procs                   []*testenv.Process
 	byName                  map[string]*testenv.Process // weaveproxy processes
+	admins                  map[string]string           // admin listener of each shadow target
 	native, proxied, shadow string
 	urls                    map[string]string // variants by name
 	kinds                   map[string]string // weaveproxy target -> native, proxied or shadow
@@ -235,7 +237,18 @@ func (s *stack) serve(v variant, o options, dsn, routes string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--db", dsn,
+	// A shadow target's admin listener serves its /metrics: coverage.
+	admin := ""
+	if v.kind == "shadow" {
+		if admin, err = testenv.FreeAddr(); err != nil {
+			return "", err
+		}
+		if s.admins == nil {
+			s.admins = map[string]string{}
+		}
+		s.admins[name] = admin
+	}
+	args := []string{"serve", "--listen", addr, "--admin-listen", admin, "--db", dsn,
 		"--rate-reads", "-1", "--rate-writes", "-1", "--log-level", "warn",
 		"--cef-file", filepath.Join(d, "cef.log"), "--diff-db", "sqlite:" + filepath.Join(d, "diff.db")}
 	if routes != "" {
