@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--listen", "8080"}, "--listen"},
 		{[]string{"--memcache-timeout", "0s"}, "--memcache-timeout"},
 		{[]string{"--gomaxprocs", "-1"}, "--gomaxprocs"},
+		{[]string{"--gogc", "0"}, "--gogc"},
 	} {
 		dir := t.TempDir()
 		args := append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db")}, tc.args...)
@@ -130,10 +132,13 @@ func TestServeLogsShutdown(t *testing.T) {
 	}
 }
 
-// --gomaxprocs caps the runtime while serve runs (and says so at start);
-// the value before is back once it has stopped.
+// --gomaxprocs caps the runtime and --gogc sets the collector while serve
+// runs (and says so at start); the values before are back once it has
+// stopped.
 func TestServeGOMAXPROCS(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
+	gcBefore := debug.SetGCPercent(100)
+	debug.SetGCPercent(gcBefore)
 	want := 1
 	if before == 1 {
 		want = 2
@@ -146,7 +151,7 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, []string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
-			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log"), "--gomaxprocs", strconv.Itoa(want)},
+			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log"), "--gomaxprocs", strconv.Itoa(want), "--gogc", "250"},
 			&bytes.Buffer{}, &stderr)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -159,6 +164,10 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	if got := runtime.GOMAXPROCS(0); got != want {
 		t.Errorf("GOMAXPROCS while serving = %d; want %d", got, want)
 	}
+	if got := debug.SetGCPercent(-1); got != 250 {
+		t.Errorf("GOGC while serving = %d; want 250", got)
+	}
+	debug.SetGCPercent(250)
 	if !strings.Contains(stderr.String(), "gomaxprocs="+strconv.Itoa(want)) {
 		t.Errorf("the start-up log does not say gomaxprocs=%d:\n%s", want, stderr.String())
 	}
@@ -168,6 +177,9 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	}
 	if got := runtime.GOMAXPROCS(0); got != before {
 		t.Errorf("GOMAXPROCS after serve = %d; want %d back", got, before)
+	}
+	if got := debug.SetGCPercent(gcBefore); got != gcBefore {
+		t.Errorf("GOGC after serve = %d; want %d back", got, gcBefore)
 	}
 }
 
