@@ -2,7 +2,8 @@ package compare
 
 import (
 	"bytes"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/google/go-cmp/cmp"
@@ -78,14 +79,7 @@ func ignoredHeaders(c *rules.Compiled, a, b diff.Answer, set map[string]bool) {
 	}
 }
 
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedSet(set map[string]bool) []string { return slices.Sorted(maps.Keys(set)) }
 
 // ruleFor names the rule that absorbs one raw difference.
 func ruleFor(c *rules.Compiled, f diff.Finding, bothOK bool) string {

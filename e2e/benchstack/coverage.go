@@ -5,8 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,12 +18,7 @@ import (
 // for want of idle CPU, dry runs busy, ...), from its /metrics: a shadow
 // target's figures mean little without the share of work it really did.
 func (s *stack) coverage(ctx context.Context, w io.Writer) {
-	names := make([]string, 0, len(s.admins))
-	for n := range s.admins {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(s.admins)) {
 		m, err := scrape(ctx, "http://"+s.admins[name]+"/metrics")
 		if err != nil {
 			fmt.Fprintf(w, "\n== shadow coverage (%s): %v\n", name, err)
@@ -31,10 +27,10 @@ func (s *stack) coverage(ctx context.Context, w io.Writer) {
 		fmt.Fprintf(w, "\n== shadow coverage (%s): requests shadowed, compared, and why not, per route (whole run)\n", name)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "route\tshadowed\tcompared\tdifferent\tnot compared")
-		for _, route := range m.routes() {
+		for _, route := range slices.Sorted(maps.Keys(m)) {
 			r := m[route]
 			var not []string
-			for _, reason := range sortedKeys(r.not) {
+			for _, reason := range slices.Sorted(maps.Keys(r.not)) {
 				not = append(not, fmt.Sprintf("%s %d", reason, r.not[reason]))
 			}
 			share := 0.0
@@ -59,15 +55,6 @@ func (m coverageMetrics) route(name string) *routeCoverage {
 		m[name] = &routeCoverage{not: map[string]int64{}}
 	}
 	return m[name]
-}
-
-func (m coverageMetrics) routes() []string {
-	out := make([]string, 0, len(m))
-	for r := range m {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // scrape reads the shadow counters of a Prometheus text page.
@@ -132,13 +119,4 @@ func sample(line string) (string, map[string]string, int64, bool) {
 		rest = tail
 	}
 	return line[:open], labels, int64(v), true
-}
-
-func sortedKeys(m map[string]int64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
