@@ -51,8 +51,17 @@ func idsGiven(q store.Query) bool { return q.HasIDs || q.IDs != nil }
 
 func (e *Engine) getItems(ctx context.Context, r querier, userID storageKey, cid int, q store.Query, ids []string, out []store.WBO) ([]store.WBO, error) {
 	where, args := filter("w.", q, ids)
-	query := "SELECT " + itemColumns + e.liveJoinGuarded() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + limit(q)
-	rows, err := r.QueryContext(ctx, query, append([]any{userID, cid, userID, cid, q.Now.Seconds()}, args...)...)
+	lim, limArgs := limitArgs(q)
+	query := "SELECT " + itemColumns + e.liveJoinGuarded() + " WHERE w.username = ? AND w.collection = ?" + liveCond + where + order("w.", q) + lim
+	args = append(append([]any{userID, cid, userID, cid, q.Now.Seconds()}, args...), limArgs...)
+	var rows *sql.Rows
+	var err error
+	if len(ids) <= 1 {
+		// Prepared (the shape of the query, not its values, is in the text).
+		rows, err = e.readQuery(ctx, r, query, args...)
+	} else {
+		rows, err = r.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, e.wrap("get items", err)
 	}
@@ -301,6 +310,18 @@ func limit(q store.Query) string {
 		s += " OFFSET " + strconv.Itoa(q.Offset)
 	}
 	return s
+}
+
+// limitArgs is limit with placeholders, for a statement prepared once
+// whatever the limit.
+func limitArgs(q store.Query) (string, []any) {
+	switch {
+	case q.Limit <= 0:
+		return "", nil
+	case q.Offset > 0:
+		return " LIMIT ? OFFSET ?", []any{int64(q.Limit), int64(q.Offset)}
+	}
+	return " LIMIT ?", []any{int64(q.Limit)}
 }
 
 // chunks yields ids in chunks of idChunk, or a single nil chunk (no ids

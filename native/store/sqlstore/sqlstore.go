@@ -89,6 +89,9 @@ type Engine struct {
 	// borrowed is set on an engine made by WithTables: the pools are
 	// another engine's, which closes them.
 	borrowed bool
+	// stmts prepares the hot reads on rdb (see stmts.go); shared by views
+	// and WithTables engines, closed with the pools.
+	stmts *stmtCache
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -147,6 +150,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.stmts = newStmtCache(e.rdb)
 	e.log = log.With("engine", e.d.name)
 	return e, nil
 }
@@ -202,7 +206,8 @@ func (e *Engine) WithTables(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, sdb: e.sdb, log: e.log.With("wbo", t.wbo), borrowed: true, key: key}
+	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, sdb: e.sdb, log: e.log.With("wbo", t.wbo), borrowed: true, key: key,
+		stmts: e.stmts}
 	// Keyed as e unless told otherwise, for tables Init creates; Init
 	// follows the tables that exist.
 	if key == KeyName || key == KeyAuto && e.names != nil {
@@ -233,7 +238,7 @@ func (e *Engine) Close() error {
 	if e.snap != nil || e.tx != nil || e.borrowed {
 		return nil
 	}
-	err := e.db.Close()
+	err := errors.Join(e.stmts.close(), e.db.Close())
 	if e.rdb != e.db {
 		err = errors.Join(err, e.rdb.Close())
 	}
@@ -252,6 +257,16 @@ func (e *Engine) reader() querier {
 		return e.tx
 	}
 	return e.rdb
+}
+
+// readQuery runs a read on r, prepared (stmts.go) when r is the read
+// pool: a view's transaction or snapshot connection would prepare it anew
+// for each run.
+func (e *Engine) readQuery(ctx context.Context, r querier, query string, args ...any) (*sql.Rows, error) {
+	if db, ok := r.(*sql.DB); ok && db == e.rdb {
+		return e.stmts.query(ctx, query, args...)
+	}
+	return r.QueryContext(ctx, query, args...)
 }
 
 // wrap adds context to a database error and marks connection-level
