@@ -29,9 +29,10 @@ import (
 //
 //   - handler: the whole request through the storage handler (auth,
 //     query, rows, JSON), the answer discarded;
-//   - statement: the handler's one SQL statement alone, from a minimal
-//     loop reading the rows as raw bytes: the floor of MariaDB and the
-//     driver for this page, whatever the handler does.
+//   - statement: the handler's one SQL statement alone (prepared, as the
+//     engine runs it), from a minimal loop reading the rows as raw bytes:
+//     the floor of MariaDB and the driver for this page, whatever the
+//     handler does.
 //
 // Each reports CPU per request of this process (go-cpu-ms/op) and of
 // mariadbd (db-cpu-ms/op), which other load on the machine moves much
@@ -64,14 +65,19 @@ func BenchmarkReadPath(b *testing.B) {
 		return nil
 	}
 	db := e.engine.DB()
+	// As the engine sends it: prepared, the limit a parameter.
+	st, err := db.Prepare("SELECT w.id, w.parentid, w.predecessorid, w.sortindex," +
+		" w.modified, w.payload, w.payload_size, t.ttl FROM `wbo` w LEFT JOIN `wbo_ttl` t ON EXISTS" +
+		" (SELECT 1 FROM `wbo_ttl` x WHERE x.username = ? AND x.collection = ?) AND t.username = w.username" +
+		" AND t.collection = w.collection AND t.id = w.id AND t.modified <=> w.modified" +
+		" WHERE w.username = ? AND w.collection = ? AND (t.ttl IS NULL OR t.ttl > ?)" +
+		" ORDER BY w.sortindex DESC LIMIT ?")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
 	statement := func() error {
-		// As the engine sends it (the driver interpolates arguments).
-		rows, err := db.QueryContext(context.Background(), "SELECT w.id, w.parentid, w.predecessorid, w.sortindex,"+
-			" w.modified, w.payload, w.payload_size, t.ttl FROM `wbo` w LEFT JOIN `wbo_ttl` t ON EXISTS"+
-			" (SELECT 1 FROM `wbo_ttl` x WHERE x.username = ? AND x.collection = ?) AND t.username = w.username"+
-			" AND t.collection = w.collection AND t.id = w.id AND t.modified <=> w.modified"+
-			" WHERE w.username = ? AND w.collection = ? AND (t.ttl IS NULL OR t.ttl > ?)"+
-			" ORDER BY w.sortindex DESC LIMIT 100", e.userID, 4, e.userID, 4, time.Now().Unix())
+		rows, err := st.QueryContext(context.Background(), e.userID, 4, e.userID, 4, time.Now().Unix(), 100)
 		if err != nil {
 			return err
 		}
