@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -128,9 +129,17 @@ func TestSlowLegacyConnectionsCapped(t *testing.T) {
 func TestBreakerReleasesWaitingRequests(t *testing.T) {
 	slow := startSlowLegacy(t)
 	s := proxyTo(t, slow.URL, "  response_header_timeout: 60s\n  breaker:\n    failures: 2\n    open_for: 7s\n")
+	// One at a time, each in PHP before the next is sent: a php -S
+	// worker that accepted a connection may accept a second one before
+	// it starts the first one's 40 s script, and then holds it unseen
+	// (under load this kept the test waiting out its 20 s).
+	answers := make(chan response, 3)
+	for i := 1; i <= 3; i++ {
+		go func() { answers <- concurrently(t, s.URL, "/slow?ms=40000", 1)[0] }()
+		waitFor(t, fmt.Sprintf("slow request %d at legacy", i), func() bool { n, _ := slow.seen(t); return n >= i })
+	}
 	done := make(chan []response)
-	go func() { done <- concurrently(t, s.URL, "/slow?ms=40000", 3) }()
-	waitFor(t, "three slow requests at legacy", func() bool { n, _ := slow.seen(t); return n >= 3 })
+	go func() { done <- []response{<-answers, <-answers, <-answers} }()
 	c := newClient(t, s.URL, "", "")
 	for i := 0; i < 2; i++ {
 		c.do("GET", "/slow?status=502", "", false).want(t, "failing request", 502, "")
