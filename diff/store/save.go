@@ -162,24 +162,20 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 	bucket := p.At.Unix() - mod(p.At.Unix(), int64(s.opt.BucketSize/time.Second))
 	dry := boolInt(p.DryRun)
 	if hash != "" {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_shapes (route, hash, shape) VALUES (?, ?, ?)"+
-			s.d.ignoreOnConflict("route, hash"), route, hash, shape); err != nil {
+		if _, err := s.exec(ctx, tx, s.q.shapes, route, hash, shape); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_counts (route, bucket, base, hash, dry_run, n) VALUES (?, ?, ?, ?, ?, 1)"+
-		s.d.addOnConflict("route, bucket, base, hash, dry_run"), route, bucket, base, hash, dry); err != nil {
+	if _, err := s.exec(ctx, tx, s.q.counts, route, bucket, base, hash, dry); err != nil {
 		return err
 	}
 	id := s.opt.NewID()
-	if _, err := tx.ExecContext(ctx, "INSERT INTO diff_pairs (route, at_ns, id, base, hash, dry_run) VALUES (?, ?, ?, ?, ?, ?)",
-		route, at, id, base, hash, dry); err != nil {
+	if _, err := s.exec(ctx, tx, s.q.pairs, route, at, id, base, hash, dry); err != nil {
 		return err
 	}
 	if base != baseFailed {
 		user, req := pairKeys(p)
-		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_pair_keys (route, at_ns, id, user_key, request) VALUES (?, ?, ?, ?, ?)",
-			route, at, id, user, req); err != nil {
+		if _, err := s.exec(ctx, tx, s.q.pairKeys, route, at, id, user, req); err != nil {
 			return err
 		}
 	}
@@ -193,8 +189,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 			}
 		}
 		for _, f := range fields {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO diff_noise (route, field, n) VALUES (?, ?, 1)"+
-				s.d.addOnConflict("route, field"), route, f); err != nil {
+			if _, err := s.exec(ctx, tx, s.q.noise, route, f); err != nil {
 				return err
 			}
 		}
@@ -225,8 +220,7 @@ func pathOnly(target string) string {
 // countRules counts which rules made pairs of route equal.
 func (s *Store) countRules(ctx context.Context, tx *sql.Tx, route string, rules []string) error {
 	for _, r := range rules {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO diff_rules (route, rule, n) VALUES (?, ?, 1)"+
-			s.d.addOnConflict("route, rule"), route, keyText(r)); err != nil {
+		if _, err := s.exec(ctx, tx, s.q.rules, route, keyText(r)); err != nil {
 			return err
 		}
 	}

@@ -97,6 +97,10 @@ type Store struct {
 	waivers []Waiver // active waivers, cached for Save
 	loaded  time.Time
 	saves   map[string]int // per route, to trim the pair log now and then
+	// q and stmts: Save's statements, prepared by New (stmts.go);
+	// read-only afterwards.
+	q     saveQueries
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens the store a DSN names, as every weaveproxy flag takes one
@@ -145,11 +149,17 @@ func New(ctx context.Context, db *sql.DB, dialectName string, opt Options) (*Sto
 			return nil, fmt.Errorf("diff store: create schema: %w", err)
 		}
 	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // Options returns the options in force (defaults filled in).
 func (s *Store) Options() Options { return s.opt }
