@@ -102,6 +102,7 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 	if err != nil {
 		return "", fmt.Errorf("diff store: save: %w", err)
 	}
+	s.noteSaved(route, hash, es, noiseFields(p, o.NoiseKeys))
 	if err := s.maybeTrim(ctx, route); err != nil {
 		return "", err
 	}
@@ -113,11 +114,25 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 	case baseFailed:
 		return diff.BothFailed, nil
 	}
-	a, err := s.analyze(ctx, route, false)
-	if err != nil {
-		return "", err
+	return s.classOf(ctx, route, hash)
+}
+
+// noiseFields are the diff_noise rows a pair adds to: "" counting the
+// legacy-vs-legacy samples, and each field that differed in its own; none
+// without a second legacy answer.
+func noiseFields(p diff.Pair, noiseKeys []string) []string {
+	if p.Legacy2 == nil {
+		return nil
 	}
-	return a.classify(hash).class, nil
+	seen := map[string]bool{"": true}
+	fields := []string{""}
+	for _, k := range noiseKeys {
+		if k = keyText(k); !seen[k] {
+			seen[k] = true
+			fields = append(fields, k)
+		}
+	}
+	return fields
 }
 
 func baseFor(c diff.Class) string {
@@ -180,15 +195,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 		}
 	}
 	if p.Legacy2 != nil {
-		seen := map[string]bool{"": true}
-		fields := []string{""} // "" counts the legacy-vs-legacy samples
-		for _, k := range noiseKeys {
-			if k = keyText(k); !seen[k] {
-				seen[k] = true
-				fields = append(fields, k)
-			}
-		}
-		for _, f := range fields {
+		for _, f := range noiseFields(p, noiseKeys) {
 			if _, err := s.exec(ctx, tx, s.q.noise, route, f); err != nil {
 				return err
 			}

@@ -101,6 +101,9 @@ type Store struct {
 	// read-only afterwards.
 	q     saveQueries
 	stmts map[string]*sql.Stmt
+	// classes: per route, the analysis Save classifies with
+	// (classcache.go); guarded by mu.
+	classes map[string]*routeClasses
 }
 
 // Open opens the store a DSN names, as every weaveproxy flag takes one

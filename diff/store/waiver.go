@@ -218,4 +218,5 @@ func (s *Store) forgetWaivers() {
 	s.mu.Lock()
 	s.loaded = time.Time{}
 	s.mu.Unlock()
+	s.forgetClasses()
 }
