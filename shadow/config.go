@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,6 +34,10 @@ type routeConf struct {
 	rec        *recorder.Recorder
 	learnNoise float64 // share of reads repeated on legacy; <0: Options.LearnNoise
 	err        error   // the block is invalid: pairs are compared under the defaults
+	// tolerance is the route's timestamp tolerance (rules.AnyValue: by
+	// relations only): a read whose native run came later than half of it
+	// is not compared (worker.go).
+	tolerance time.Duration
 }
 
 // confCache parses each diff: block once. It is keyed by the YAML node:
@@ -63,6 +68,7 @@ func (c *confCache) get(n *yaml.Node) *routeConf {
 	}
 	rs := rc.rules
 	rc.routeConf.rec = recorder.New(c.st, func(string) *rules.RuleSet { return rs })
+	rc.routeConf.tolerance = rs.TimestampTolerance
 	c.m[n] = &rc.routeConf
 	return &rc.routeConf
 }

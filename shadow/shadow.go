@@ -98,9 +98,11 @@ type Options struct {
 	// compared (reason "dry_run_expired") rather than kept open.
 	DryRunLifetime time.Duration
 	// MaxQueueWait bounds how long a pair waits for a worker (default
-	// 5s); an older one is dropped uncompared (reason "too_old"): a
+	// 2s); an older one is dropped uncompared (reason "too_old"): a
 	// machine too busy to compare sheds pairs, counted, instead of
-	// holding them.
+	// holding them. (A read whose native answer comes later than half its
+	// route's timestamp tolerance, 5 s by default, is not compared either:
+	// reason "too_late".)
 	MaxQueueWait time.Duration
 	// MinIdle is the share (0–1) of the machine's CPU time that must have
 	// been idle lately for shadow work to start (default 0.2; negative:
@@ -150,7 +152,7 @@ func (o Options) withDefaults() Options {
 		o.DryRunLifetime = 5 * time.Second
 	}
 	if o.MaxQueueWait <= 0 {
-		o.MaxQueueWait = 5 * time.Second
+		o.MaxQueueWait = 2 * time.Second
 	}
 	if o.MinIdle == 0 {
 		o.MinIdle = 0.2
@@ -301,6 +303,7 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 	start := time.Now()
 	call.Legacy.ServeHTTP(t, r)
 	j.legacy = answerOf(t.Response(time.Since(start)))
+	j.answered = time.Now()
 	s.finish(j)
 }
 

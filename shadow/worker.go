@@ -29,6 +29,8 @@ type job struct {
 	// clock and quiet: the user's write clock when the read started.
 	clock uint64
 	quiet bool
+	// answered is when legacy's answer was complete.
+	answered time.Time
 
 	skip string // set on the request path: not compared, for this reason
 	// drySkip is set by the dry run's goroutine: not compared, for this
@@ -95,6 +97,11 @@ func (s *Shadower) runRead(j *job, p *diff.Pair) bool {
 	case !s.clock.unchanged(j.user, j.clock):
 		s.skip(j.route, "stale")
 		return false
+	case late(j.conf.tolerance, time.Since(j.answered)):
+		// X-Weave-Timestamp is the time of the answer: native's, read
+		// this much later than legacy's, would differ by the wait alone.
+		s.skip(j.route, "too_late")
+		return false
 	case ctx.Err() != nil:
 		s.skip(j.route, "native_timeout")
 		return false
@@ -108,6 +115,13 @@ func (s *Shadower) runRead(j *job, p *diff.Pair) bool {
 		p.Legacy2 = &a
 	}
 	return true
+}
+
+// late: a read answered natively lag after legacy is not compared when
+// the lag takes more than half of the route's timestamp tolerance, which
+// is there for clocks and timing, not for the queue.
+func late(tolerance, lag time.Duration) bool {
+	return tolerance >= 0 && lag > tolerance/2
 }
 
 // usableRepeat: a repeat that failed where the first answer did not
