@@ -35,8 +35,8 @@ type routeConf struct {
 	learnNoise float64 // share of reads repeated on legacy; <0: Options.LearnNoise
 	err        error   // the block is invalid: pairs are compared under the defaults
 	// tolerance is the route's timestamp tolerance (rules.AnyValue: by
-	// relations only): a read whose native run came later than half of it
-	// is not compared (worker.go).
+	// relations only): a read whose native run ended later than that
+	// after legacy got it is not compared (worker.go).
 	tolerance time.Duration
 }
 

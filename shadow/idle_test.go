@@ -153,14 +153,14 @@ func TestExpiredDryRunIsNotCompared(t *testing.T) {
 }
 
 // X-Weave-Timestamp is the time of the answer: a read whose native run
-// comes later than half the route's timestamp tolerance would differ by
-// the wait alone, so it is not compared (too_late), never counted as a
-// difference.
+// ends later than the route's timestamp tolerance after legacy got it
+// could differ by the wait alone, so it is not compared (too_late), never
+// counted as a difference.
 func TestLateReadIsNotCompared(t *testing.T) {
 	yaml := defaultRoutes + "routes:\n  - match: \"" + infoRoute + "\"\n    mode: shadow\n    diff:\n      timestamp_tolerance: 100ms\n"
 	r := newRig(t, yaml, Options{Workers: 1})
 	r.native = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		time.Sleep(200 * time.Millisecond) // later than half of 100ms, whatever the machine
+		time.Sleep(200 * time.Millisecond) // later than 100ms, whatever the machine
 		r.legacy.ServeHTTP(w, req)
 	})
 	r.serve("GET", "/1.0/alice/info/collections", "")

@@ -100,9 +100,9 @@ type Options struct {
 	// MaxQueueWait bounds how long a pair waits for a worker (default
 	// 2s); an older one is dropped uncompared (reason "too_old"): a
 	// machine too busy to compare sheds pairs, counted, instead of
-	// holding them. (A read whose native answer comes later than half its
-	// route's timestamp tolerance, 5 s by default, is not compared either:
-	// reason "too_late".)
+	// holding them. (A read whose native run ends later after legacy got
+	// it than its route's timestamp tolerance, 5 s by default, is not
+	// compared either: reason "too_late".)
 	MaxQueueWait time.Duration
 	// MinIdle is the share (0–1) of the machine's CPU time that must have
 	// been idle lately for shadow work to start (default 0.2; negative:
@@ -303,7 +303,6 @@ func (s *Shadower) ServeShadow(w http.ResponseWriter, r *http.Request, call prox
 	start := time.Now()
 	call.Legacy.ServeHTTP(t, r)
 	j.legacy = answerOf(t.Response(time.Since(start)))
-	j.answered = time.Now()
 	s.finish(j)
 }
 

@@ -29,8 +29,6 @@ type job struct {
 	// clock and quiet: the user's write clock when the read started.
 	clock uint64
 	quiet bool
-	// answered is when legacy's answer was complete.
-	answered time.Time
 
 	skip string // set on the request path: not compared, for this reason
 	// drySkip is set by the dry run's goroutine: not compared, for this
@@ -97,7 +95,7 @@ func (s *Shadower) runRead(j *job, p *diff.Pair) bool {
 	case !s.clock.unchanged(j.user, j.clock):
 		s.skip(j.route, "stale")
 		return false
-	case late(j.conf.tolerance, time.Since(j.answered)):
+	case late(j.conf.tolerance, time.Since(j.at)):
 		// X-Weave-Timestamp is the time of the answer: native's, read
 		// this much later than legacy's, would differ by the wait alone.
 		s.skip(j.route, "too_late")
@@ -117,11 +115,12 @@ func (s *Shadower) runRead(j *job, p *diff.Pair) bool {
 	return true
 }
 
-// late: a read answered natively lag after legacy is not compared when
-// the lag takes more than half of the route's timestamp tolerance, which
-// is there for clocks and timing, not for the queue.
+// late: a read whose native run ended lag after legacy got the request
+// is not compared when lag is past the route's timestamp tolerance: the
+// two X-Weave-Timestamps may then differ by more than it for the wait
+// alone.
 func late(tolerance, lag time.Duration) bool {
-	return tolerance >= 0 && lag > tolerance/2
+	return tolerance >= 0 && lag > tolerance
 }
 
 // usableRepeat: a repeat that failed where the first answer did not
