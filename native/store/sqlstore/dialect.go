@@ -65,6 +65,9 @@ type dialect struct {
 	// that zeroes them, empty where there are none.
 	countedUpsert bool
 	resetCounters string
+	// prepareWrites: upserts run as prepared statements (see upsert).
+	// SQLite, in the process, parses nothing it would save.
+	prepareWrites bool
 	// tableExists is a query with one parameter, the table name, giving the
 	// number of tables of that name.
 	tableExists string
@@ -211,6 +214,7 @@ var mysqlDialect = &dialect{
 		" WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
 	nextStamp:     mysqlNextStamp,
 	countedUpsert: true,
+	prepareWrites: true,
 	resetCounters: ", @wbo_updated := 0, @wbo_replaced := 0",
 	tableExists:   "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	duplicate:     func(err error) bool { return mysqlErrno(err) == 1062 },

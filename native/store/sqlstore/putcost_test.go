@@ -115,7 +115,7 @@ func BenchmarkPutCost(b *testing.B) {
 	})
 	// Everything a native POST asks the database for: the precondition's
 	// maximum, the quota check, then the sequenced write.
-	nativePost := func(items []store.WBO) error {
+	post := func(e *Engine, items []store.WBO) error {
 		if _, _, err := e.CollectionMax(ctx, 2, "history"); err != nil {
 			return err
 		}
@@ -127,21 +127,20 @@ func BenchmarkPutCost(b *testing.B) {
 			return err
 		})
 	}
+	nativePost := func(items []store.WBO) error { return post(e, items) }
 	b.Run("native-post", func(b *testing.B) {
 		resetDigests(b, e.DB())
 		measure(b, nativePost)
 		logDigests(b, e.DB())
 	})
 	// PHP's upsert and the native POST taking turns, 25 operations at a
-	// time (run it 1000x or more), purge included: what the machine does meanwhile falls on both
-	// alike, so the ratio is steadier than that of two runs.
-	b.Run("turns", func(b *testing.B) {
+	// time (run it 1000x or more), purge included: what the machine does
+	// meanwhile falls on both alike, so the ratio is steadier than that of
+	// two runs.
+	php := func(items []store.WBO) error { return phpUpsert(ctx, e.DB(), nil, 1, 4, items) }
+	turns := func(b *testing.B, names [2]string, ops [2]func([]store.WBO) error) {
 		var cpu [2]time.Duration
 		var count [2]int
-		ops := [2]func([]store.WBO) error{
-			func(items []store.WBO) error { return phpUpsert(ctx, e.DB(), nil, 1, 4, items) },
-			nativePost,
-		}
 		n := 0
 		for b.Loop() {
 			if n%25 == 0 {
@@ -159,9 +158,23 @@ func BenchmarkPutCost(b *testing.B) {
 			count[which]++
 			n++
 		}
-		for i, name := range []string{"php-mariadb-ms/op", "native-mariadb-ms/op"} {
-			b.ReportMetric(float64(cpu[i])/float64(time.Millisecond)/float64(max(count[i], 1)), name)
+		for i, name := range names {
+			b.ReportMetric(float64(cpu[i])/float64(time.Millisecond)/float64(max(count[i], 1)), name+"-mariadb-ms/op")
 		}
+	}
+	b.Run("turns", func(b *testing.B) { turns(b, [2]string{"php", "native"}, [2]func([]store.WBO) error{php, nativePost}) })
+	// The same statement sent as text and prepared.
+	b.Run("turns-prepared", func(b *testing.B) {
+		stmts := map[string]*sql.Stmt{}
+		prepared := func(items []store.WBO) error { return phpUpsert(ctx, e.DB(), stmts, 1, 4, items) }
+		turns(b, [2]string{"text", "prepared"}, [2]func([]store.WBO) error{php, prepared})
+	})
+	// The native POST with its upsert prepared (Init did) and as text.
+	b.Run("turns-native-prepared", func(b *testing.B) {
+		text := *e
+		text.wstmts = newStmtCache(e.db) // empty: every upsert as text
+		turns(b, [2]string{"text", "prepared"}, [2]func([]store.WBO) error{
+			func(items []store.WBO) error { return post(&text, items) }, nativePost})
 	})
 }
 

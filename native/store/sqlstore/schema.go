@@ -35,6 +35,7 @@ func (e *Engine) Init(ctx context.Context) error {
 		}
 		e.log.InfoContext(ctx, "created table", "table", td.name)
 	}
+	e.prepareUpserts(ctx)
 	return nil
 }
 

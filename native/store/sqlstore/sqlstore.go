@@ -92,6 +92,9 @@ type Engine struct {
 	// stmts prepares the hot reads on rdb (see stmts.go); shared by views
 	// and WithTables engines, closed with the pools.
 	stmts *stmtCache
+	// wstmts prepares the upserts of the usual batch sizes on db (see
+	// upsert), shared and closed as stmts.
+	wstmts *stmtCache
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -151,6 +154,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.stmts = newStmtCache(e.rdb)
+	e.wstmts = newStmtCache(e.db)
 	e.log = log.With("engine", e.d.name)
 	return e, nil
 }
@@ -207,7 +211,7 @@ func (e *Engine) WithTables(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	c := &Engine{d: e.d, t: t, db: e.db, rdb: e.rdb, sdb: e.sdb, log: e.log.With("wbo", t.wbo), borrowed: true, key: key,
-		stmts: e.stmts}
+		stmts: e.stmts, wstmts: e.wstmts}
 	// Keyed as e unless told otherwise, for tables Init creates; Init
 	// follows the tables that exist.
 	if key == KeyName || key == KeyAuto && e.names != nil {
@@ -238,7 +242,7 @@ func (e *Engine) Close() error {
 	if e.snap != nil || e.tx != nil || e.borrowed {
 		return nil
 	}
-	err := errors.Join(e.stmts.close(), e.db.Close())
+	err := errors.Join(e.stmts.close(), e.wstmts.close(), e.db.Close())
 	if e.rdb != e.db {
 		err = errors.Join(err, e.rdb.Close())
 	}

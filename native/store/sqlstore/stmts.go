@@ -76,6 +76,17 @@ func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// loaded is query's statement if it was prepared before, else nil: it
+// never prepares, which needs a connection of the pool, so a transaction
+// may ask (one that waited for a connection while holding its own could
+// wait for ever once every connection is such a transaction).
+func (c *stmtCache) loaded(query string) *sql.Stmt {
+	if v, ok := c.m.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	return nil
+}
+
 // close closes every statement prepared.
 func (c *stmtCache) close() error {
 	c.mu.Lock()
