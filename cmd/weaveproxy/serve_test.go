@@ -99,31 +99,48 @@ func TestServeBindsFirstAndLogsFatalErrorsInFormat(t *testing.T) {
 	}
 }
 
-// Stopping says so: draining, then stopped.
-func TestServeLogsShutdown(t *testing.T) {
+// startServe runs serve on SQLite in a temporary directory with args
+// added, waits until it says it is listening, and returns its address,
+// its log and stop, which ends it as SIGTERM would and returns its error.
+func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer, stop func() error) {
+	t.Helper()
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	var stderr syncBuffer
+	addr = freeAddr(t)
+	stderr = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, []string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
-			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log")}, &bytes.Buffer{}, &stderr)
+		done <- runServe(ctx, append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
+			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log")}, args...), &bytes.Buffer{}, stderr)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get("http://" + addr + "/__heartbeat__")
-		if err == nil {
-			res.Body.Close()
-			break
+	for !strings.Contains(stderr.String(), "listening") {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended before listening: %v\n%s", err, stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server never answered: %v\n%s", err, stderr.String())
+			t.Fatalf("never listened:\n%s", stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel() // what SIGTERM does through signal.NotifyContext
-	if err := <-done; err != nil {
+	return addr, stderr, func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// Stopping says so: draining, then stopped.
+func TestServeLogsShutdown(t *testing.T) {
+	addr, stderr, stop := startServe(t)
+	res, err := http.Get("http://" + addr + "/__heartbeat__")
+	if err != nil {
+		t.Fatalf("server never answered: %v\n%s", err, stderr.String())
+	}
+	res.Body.Close()
+	if err := stop(); err != nil { // what SIGTERM does through signal.NotifyContext
 		t.Fatal(err)
 	}
 	out := stderr.String()
@@ -143,24 +160,7 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	if before == 1 {
 		want = 2
 	}
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
-			"--admin-listen", "", "--cef-file", filepath.Join(dir, "cef.log"), "--gomaxprocs", strconv.Itoa(want), "--gogc", "250"},
-			&bytes.Buffer{}, &stderr)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("never listened:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	_, stderr, stop := startServe(t, "--gomaxprocs", strconv.Itoa(want), "--gogc", "250")
 	if got := runtime.GOMAXPROCS(0); got != want {
 		t.Errorf("GOMAXPROCS while serving = %d; want %d", got, want)
 	}
@@ -171,8 +171,7 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	if !strings.Contains(stderr.String(), "gomaxprocs="+strconv.Itoa(want)) {
 		t.Errorf("the start-up log does not say gomaxprocs=%d:\n%s", want, stderr.String())
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := runtime.GOMAXPROCS(0); got != before {
@@ -190,23 +189,7 @@ func TestServeWarnsWhenLegacyUnreachable(t *testing.T) {
 	if err := os.WriteFile(routesPath, []byte("legacy:\n  url: http://"+freeAddr(t)+"\ndefault: native\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--db", "sqlite:" + filepath.Join(dir, "weave.db"), "--listen", addr,
-			"--admin-listen", "", "--routes", routesPath, "--diff-db", "sqlite:" + filepath.Join(dir, "diff.db"),
-			"--cef-file", filepath.Join(dir, "cef.log")}, &bytes.Buffer{}, &stderr)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("never listened:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, stderr, stop := startServe(t, "--routes", routesPath, "--diff-db", "sqlite:"+filepath.Join(dir, "diff.db"))
 	if !strings.Contains(stderr.String(), "legacy server not reachable at start") {
 		t.Errorf("no start-up warning about legacy:\n%s", stderr.String())
 	}
@@ -218,6 +201,5 @@ func TestServeWarnsWhenLegacyUnreachable(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("native route answered %d with legacy down", res.StatusCode)
 	}
-	cancel()
-	<-done
+	stop()
 }
