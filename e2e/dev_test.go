@@ -30,13 +30,18 @@ type devEnv struct {
 // readable), then interrupts it and checks that nothing it started is
 // left running.
 func TestDevCommand(t *testing.T) {
-	// The original PHP server when ../shared/legacy-php is there (else
-	// the stand-in again), and the stand-in forced.
-	for _, legacy := range []string{"", "stand-in"} {
-		t.Run("legacy="+legacy, func(t *testing.T) { testDev(t, legacy) })
-	}
+	// The original PHP server, which dev finds at ../shared/legacy-php
+	// (skipped, saying how to provide it, when absent), and the stand-in.
+	t.Run("legacy=original", func(t *testing.T) {
+		dir, _ := filepath.Abs(testenv.RequireLegacyPHP(t))
+		testDev(t, dir)
+	})
+	t.Run("legacy=stand-in", func(t *testing.T) { testDev(t, "stand-in") })
 }
 
+// testDev runs dev with legacyPHP as --legacy-php, except when it is the
+// folder dev finds by itself beside the repository: that path is then left
+// to dev.
 func testDev(t *testing.T, legacyPHP string) {
 	bin, err := binary()
 	if err != nil {
@@ -45,7 +50,7 @@ func testDev(t *testing.T, legacyPHP string) {
 	repo, _ := filepath.Abs("..")
 	dir := t.TempDir()
 	script := "cd " + shellQuote(repo) + " && exec " + shellQuote(bin) + " dev --dir " + shellQuote(dir)
-	if legacyPHP != "" {
+	if legacyPHP != filepath.Join(filepath.Dir(repo), "shared", "legacy-php") {
 		script += " --legacy-php " + shellQuote(legacyPHP)
 	}
 	p := testenv.StartProcess(t, "sh", []string{"-c", script}, nil, "")
@@ -63,8 +68,12 @@ func testDev(t *testing.T, legacyPHP string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	out, _ := os.ReadFile(p.LogPath)
-	if legacyPHP == "stand-in" && !strings.Contains(string(out), "stand-in (e2e/legacy") {
-		t.Errorf("--legacy-php stand-in did not start the stand-in:\n%s", out)
+	if want := "original (" + legacyPHP + ")"; legacyPHP == "stand-in" {
+		if !strings.Contains(string(out), "stand-in (e2e/legacy") {
+			t.Errorf("--legacy-php stand-in did not start the stand-in:\n%s", out)
+		}
+	} else if !strings.Contains(string(out), want) {
+		t.Errorf("dev did not start the original PHP server (%q):\n%s", want, out)
 	}
 	for _, want := range []string{env.Proxy, env.Admin, env.Legacy, env.MariaDB, env.Memcached, env.SMTP, env.Mail, env.Routes, "user root, no password"} {
 		if !strings.Contains(string(out), want) {
