@@ -169,7 +169,7 @@ func TestReplayRecordings(t *testing.T) {
 	legacy.Each(t, func(t *testing.T, srv legacy.Server) {
 		f := startFixture(t, srv.Start, legacy.Options{})
 		devs := standInOnly(srv, merge(knownLegacyDefects, consequencesOf39))
-		requireAllMatch(t, f.php, recs, replay(t, f.php, recs, devs), devs)
+		requireAllMatch(t, f.php, recs, replay(t, f.php, recs, devs, installOf(srv)), devs)
 	})
 }
 
@@ -181,7 +181,7 @@ func TestReplayRecordingsWithMemcache(t *testing.T) {
 		devs := merge(standInOnly(srv, merge(knownLegacyDefects, consequencesOf39)), map[int]deviation{
 			104: memcacheInfo(false), 117: memcacheInfo(true), 120: memcacheInfo(true), 128: memcacheInfo(true),
 		})
-		requireAllMatch(t, f.php, recs, replay(t, f.php, recs, devs), devs)
+		requireAllMatch(t, f.php, recs, replay(t, f.php, recs, devs, installOf(srv)), devs)
 	})
 }
 
@@ -219,7 +219,7 @@ func TestReplayFindsPlants(t *testing.T) {
 	for plant, isTouched := range touched {
 		t.Run(plant, func(t *testing.T) {
 			f := startFixture(t, legacy.Start, legacy.Options{Plant: []string{plant}})
-			failed := replay(t, f.php, recs, devs)
+			failed := replay(t, f.php, recs, devs, "")
 			var want, got []int
 			for _, r := range recs {
 				w := r.want()
@@ -269,8 +269,9 @@ type replayer struct {
 }
 
 // replay runs recs in order and returns the problems of every pair that
-// did not match, by seq.
-func replay(t *testing.T, php *testenv.PHP, recs []*recording, devs map[int]deviation) map[int]string {
+// did not match, by seq. install is the original PHP server's folder,
+// written as the recorded one in its answers ("" for the stand-in).
+func replay(t *testing.T, php *testenv.PHP, recs []*recording, devs map[int]deviation, install string) map[int]string {
 	bySeq := map[int]*recording{}
 	for _, r := range recs {
 		bySeq[r.Seq] = r
@@ -295,7 +296,7 @@ func replay(t *testing.T, php *testenv.PHP, recs []*recording, devs map[int]devi
 			body = []byte{}
 		}
 		got := roundTrip(t, php.Addr, r.Request.Method, r.Request.Path, headers, body)
-		got.Body = asRecordedInstall(got.Body)
+		got.Body = asRecordedInstall(got.Body, install)
 		if problems := rp.compare(r, want, got, dev.unordered); len(problems) > 0 {
 			failed[r.Seq] = fmt.Sprintf("#%d %s (%s %s)%s:\n  %s", r.Seq, r.Scenario, r.Request.Method, r.Request.Path,
 				deviationNote(dev, deviates), strings.Join(problems, "\n  "))
@@ -304,18 +305,31 @@ func replay(t *testing.T, php *testenv.PHP, recs []*recording, devs map[int]devi
 	return failed
 }
 
-// asRecordedInstall writes the original PHP server's folder, as its fatal
-// error pages show it, as /srv/weave, where the recorded server was
-// installed (../shared/legacy-php/README.md).
-func asRecordedInstall(body []byte) []byte {
+// installOf is the folder srv runs from, as its fatal error pages show
+// it: the original's (symbolic links resolved), "" for the stand-in,
+// whose pages name none.
+func installOf(srv legacy.Server) string {
+	if !srv.Original {
+		return ""
+	}
 	dir, err := filepath.Abs(testenv.LegacyPHPDir())
 	if err != nil {
-		return body
+		return ""
 	}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
-	return bytes.ReplaceAll(body, []byte(dir+"/"), []byte("/srv/weave/"))
+	return dir
+}
+
+// asRecordedInstall writes install, the original PHP server's folder, as
+// /srv/weave, where the recorded server was installed
+// (../shared/legacy-php/README.md).
+func asRecordedInstall(body []byte, install string) []byte {
+	if install == "" {
+		return body
+	}
+	return bytes.ReplaceAll(body, []byte(install+"/"), []byte("/srv/weave/"))
 }
 
 // requireAllMatch fails t for every pair that did not match.
