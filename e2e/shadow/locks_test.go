@@ -42,7 +42,6 @@ const (
 // deadlock each other. The run's report must hold no difference that is
 // an artefact (a 5xx, a timeout).
 func TestShadowWritesTakeNoLock(t *testing.T) {
-	testenv.RequireLegacyPHP(t)
 	be, eng := newOriginalBackend(t)
 	// A lock wait that happens anyway ends in seconds, not in 50.
 	setLockWaitTimeout(t, be.db, 5)
@@ -75,10 +74,11 @@ func TestShadowWritesTakeNoLock(t *testing.T) {
 }
 
 // newOriginalBackend is the original PHP server (php -S, 8 workers) and
-// the native server on one fresh MariaDB database. Call
-// testenv.RequireLegacyPHP first.
+// the native server on one fresh MariaDB database; without the original
+// it skips t, saying how to provide it.
 func newOriginalBackend(t testing.TB) (*backend, *sqlstore.Engine) {
 	t.Helper()
+	testenv.RequireLegacyPHP(t)
 	srv := testenv.MariaDBServer(t)
 	dbName := srv.CreateDatabase(t)
 	dsn := srv.DSN(dbName)
