@@ -103,7 +103,7 @@ func TestConcurrentWriters(t *testing.T) {
 			e := engines[g%2]
 			wg.Go(func() {
 				for i := range 10 {
-					items := []store.WBO{wbo(fmt.Sprintf("g%d-%d", g, i), "p", int64(i)), wbo("shared", fmt.Sprint(g), int64(i))}
+					items := []store.WBO{wbo(fmt.Sprintf("g%d-%d", g, i), "p", int64(i)), wbo("common", fmt.Sprint(g), int64(i))}
 					if _, err := e.PutItems(ctx, 1, "custom", items); err != nil {
 						errs <- err
 						return
