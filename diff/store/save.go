@@ -93,8 +93,9 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 		hash = shapeHash(shape)
 	}
 	findings := redact.Findings(o.Result.Findings)
+	noise := noiseFields(p, o.NoiseKeys)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.write(ctx, tx, route, p, base, shape, hash, findings, o.NoiseKeys); err != nil {
+		if err := s.write(ctx, tx, route, p, base, shape, hash, findings, noise); err != nil {
 			return err
 		}
 		return s.countRules(ctx, tx, route, o.Result.Rules)
@@ -102,7 +103,7 @@ func (s *Store) Save(ctx context.Context, o Observation) (diff.Class, error) {
 	if err != nil {
 		return "", fmt.Errorf("diff store: save: %w", err)
 	}
-	s.noteSaved(route, hash, es, noiseFields(p, o.NoiseKeys))
+	s.noteSaved(route, hash, es, noise)
 	if err := s.maybeTrim(ctx, route); err != nil {
 		return "", err
 	}
@@ -172,7 +173,7 @@ func tagEntries(route string, p diff.Pair, keys []string, ws []Waiver) []entry {
 }
 
 func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair, base, shape, hash string,
-	findings []diff.Finding, noiseKeys []string) error {
+	findings []diff.Finding, noise []string) error {
 	at := p.At.UnixNano()
 	bucket := p.At.Unix() - mod(p.At.Unix(), int64(s.opt.BucketSize/time.Second))
 	dry := boolInt(p.DryRun)
@@ -194,11 +195,9 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 			return err
 		}
 	}
-	if p.Legacy2 != nil {
-		for _, f := range noiseFields(p, noiseKeys) {
-			if _, err := s.exec(ctx, tx, s.q.noise, route, f); err != nil {
-				return err
-			}
+	for _, f := range noise {
+		if _, err := s.exec(ctx, tx, s.q.noise, route, f); err != nil {
+			return err
 		}
 	}
 	if len(findings) > 0 {
