@@ -170,32 +170,35 @@ func (s *Store) Route(ctx context.Context, route string, gate Gate) (RouteSummar
 	if rs.Verdict, err = s.verdict(ctx, a, gate); err != nil {
 		return RouteSummary{}, err
 	}
-	if rs.EqualBy, err = s.equalBy(ctx, route); err != nil {
+	if rs.EqualBy, err = s.namedCounts(ctx, "rules", "SELECT rule, n FROM diff_rules WHERE route = ?", route); err != nil {
 		return RouteSummary{}, err
 	}
-	if rs.NotCompared, err = s.notCompared(ctx, route); err != nil {
+	if rs.NotCompared, err = s.namedCounts(ctx, "uncompared", "SELECT reason, n FROM diff_uncompared WHERE route = ?", route); err != nil {
 		return RouteSummary{}, err
 	}
 	return rs, nil
 }
 
-func (s *Store) equalBy(ctx context.Context, route string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT rule, n FROM diff_rules WHERE route = ?", route)
+// namedCounts reads a route's rows of (name, n) from a per-route counter
+// table: diff_rules (what made pairs equal), diff_uncompared (why
+// requests were not compared). what names the table in errors.
+func (s *Store) namedCounts(ctx context.Context, what, query, route string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, query, route)
 	if err != nil {
-		return nil, fmt.Errorf("diff store: rules: %w", err)
+		return nil, fmt.Errorf("diff store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out map[string]int64
 	for rows.Next() {
-		var r string
+		var name string
 		var n int64
-		if err := rows.Scan(&r, &n); err != nil {
-			return nil, fmt.Errorf("diff store: rules: %w", err)
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("diff store: %s: %w", what, err)
 		}
 		if out == nil {
 			out = map[string]int64{}
 		}
-		out[r] = n
+		out[name] = n
 	}
 	return out, rows.Err()
 }

@@ -41,24 +41,3 @@ func (s *Store) AddUncompared(ctx context.Context, counts map[Uncompared]int64) 
 	}
 	return nil
 }
-
-func (s *Store) notCompared(ctx context.Context, route string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT reason, n FROM diff_uncompared WHERE route = ?", route)
-	if err != nil {
-		return nil, fmt.Errorf("diff store: uncompared: %w", err)
-	}
-	defer rows.Close()
-	var out map[string]int64
-	for rows.Next() {
-		var reason string
-		var n int64
-		if err := rows.Scan(&reason, &n); err != nil {
-			return nil, fmt.Errorf("diff store: uncompared: %w", err)
-		}
-		if out == nil {
-			out = map[string]int64{}
-		}
-		out[reason] = n
-	}
-	return out, rows.Err()
-}
