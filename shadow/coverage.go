@@ -23,10 +23,23 @@ const coverageInterval = 5 * time.Second
 func (c *coverage) add(route, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.addLocked(store.Uncompared{Route: route, Reason: reason}, 1)
+}
+
+// putBack returns counts take gave out and the store did not take.
+func (c *coverage) putBack(counts map[store.Uncompared]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, n := range counts {
+		c.addLocked(k, n)
+	}
+}
+
+func (c *coverage) addLocked(k store.Uncompared, n int64) {
 	if c.counts == nil {
 		c.counts = map[store.Uncompared]int64{}
 	}
-	c.counts[store.Uncompared{Route: route, Reason: reason}]++
+	c.counts[k] += n
 }
 
 // take returns the counts gathered and starts again.
@@ -63,14 +76,7 @@ func (s *Shadower) writeCoverage(ctx context.Context) {
 	if err := s.opt.Store.AddUncompared(ctx, counts); err != nil {
 		s.m.errors.WithLabelValues("store").Inc()
 		s.log.Warn("shadow: storing coverage failed", "err", err)
-		s.cov.mu.Lock()
-		if s.cov.counts == nil {
-			s.cov.counts = map[store.Uncompared]int64{}
-		}
-		for k, n := range counts {
-			s.cov.counts[k] += n
-		}
-		s.cov.mu.Unlock()
+		s.cov.putBack(counts)
 	}
 }
 
