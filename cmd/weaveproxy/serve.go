@@ -280,60 +280,67 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// listener is one address serve listens on, by role.
+type listener struct {
+	role, addr string
+	ln         net.Listener // bound by serve
+}
+
+// listeners are the addresses configured, in the order they are bound and
+// logged: Sync always, then admin and internal when set.
+func (f *serveFlags) listeners() []listener {
+	l := []listener{{role: "sync", addr: f.listen}}
+	if f.adminListen != "" {
+		l = append(l, listener{role: "admin", addr: f.adminListen})
+	}
+	if f.accounts.internalListen != "" {
+		l = append(l, listener{role: "internal", addr: f.accounts.internalListen})
+	}
+	return l
+}
+
 // serve binds the listeners first — a taken port must fail before
 // anything is created on disk or in the database — then builds and runs.
 func serve(ctx context.Context, f *serveFlags, log *slog.Logger) error {
-	addrs := []string{f.listen}
-	if f.adminListen != "" {
-		addrs = append(addrs, f.adminListen)
-	}
-	if f.accounts.internalListen != "" {
-		addrs = append(addrs, f.accounts.internalListen)
-	}
-	var lns []net.Listener
-	for _, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
+	lns := f.listeners()
+	closeAll := func() {
+		for _, l := range lns {
+			if l.ln != nil {
+				l.ln.Close()
 			}
-			return fmt.Errorf("listen %s: %w", addr, err)
 		}
-		lns = append(lns, ln)
+	}
+	for i, l := range lns {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s: %w", l.addr, err)
+		}
+		lns[i].ln = ln
 	}
 	app, err := build(ctx, f, log)
 	if err != nil {
-		for _, l := range lns {
-			l.Close()
-		}
+		closeAll()
 		return err
 	}
 	defer app.Close()
 	return app.run(ctx, f, log, lns)
 }
 
-// run serves the Sync, admin and internal listeners (those configured,
-// in that order in lns) until ctx ends, then drains.
-func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []net.Listener) error {
-	servers := []*http.Server{f.timeouts.server(f.listen, a.handler)}
-	roles := []string{"sync"}
-	if f.adminListen != "" {
-		admin := a.admin
-		if admin == nil {
-			admin = http.NotFoundHandler()
-		}
-		servers = append(servers, f.timeouts.server(f.adminListen, admin))
-		roles = append(roles, "admin")
+// run serves the bound listeners until ctx ends, then drains.
+func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []listener) error {
+	admin := a.admin
+	if admin == nil {
+		admin = http.NotFoundHandler()
 	}
-	if f.accounts.internalListen != "" {
-		servers = append(servers, f.timeouts.server(f.accounts.internalListen, a.internal))
-		roles = append(roles, "internal")
-	}
-	errc := make(chan error, len(servers))
-	for i, s := range servers {
-		ln := lns[i]
-		log.Info("listening", "addr", ln.Addr().String(), "role", roles[i], "mode", a.mode)
-		go func() { errc <- s.Serve(ln) }()
+	handlers := map[string]http.Handler{"sync": a.handler, "admin": admin, "internal": a.internal}
+	servers := make([]*http.Server, len(lns))
+	errc := make(chan error, len(lns))
+	for i, l := range lns {
+		s := f.timeouts.server(l.addr, handlers[l.role])
+		servers[i] = s
+		log.Info("listening", "addr", l.ln.Addr().String(), "role", l.role, "mode", a.mode)
+		go func() { errc <- s.Serve(l.ln) }()
 	}
 	var runErr error
 	select {
