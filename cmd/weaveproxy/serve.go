@@ -141,12 +141,14 @@ func (f *serveFlags) checkValues() error {
 			}
 		}
 	}
-	for name, addr := range map[string]string{"--listen": f.listen, "--admin-listen": f.adminListen} {
-		if addr == "" && name == "--admin-listen" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("%s %q: want HOST:PORT: %w", name, addr, err)
+	// In a fixed order: with both wrong, the same one is reported each run.
+	addrs := [][2]string{{"--listen", f.listen}}
+	if f.adminListen != "" {
+		addrs = append(addrs, [2]string{"--admin-listen", f.adminListen})
+	}
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a[1]); err != nil {
+			return fmt.Errorf("%s %q: want HOST:PORT: %w", a[0], a[1], err)
 		}
 	}
 	return nil

@@ -57,6 +57,9 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--memcache", "127.0.0.1:11211,cache"}, `--memcache "cache"`},
 		{[]string{"--memcache", "127.0.0.1:x"}, `--memcache "127.0.0.1:x"`},
 		{[]string{"--listen", "8080"}, "--listen"},
+		{[]string{"--admin-listen", "9090"}, `--admin-listen "9090"`},
+		// Both wrong: the same one is named every run.
+		{[]string{"--listen", "8080", "--admin-listen", "9090"}, `--listen "8080"`},
 		{[]string{"--memcache-timeout", "0s"}, "--memcache-timeout"},
 		{[]string{"--gomaxprocs", "-1"}, "--gomaxprocs"},
 		{[]string{"--gogc", "0"}, "--gogc"},
