@@ -67,12 +67,12 @@ func (e *Engine) PutItems(ctx context.Context, id int64, collection string, item
 		if err := e.writeTTLs(ctx, tx, userID, cid, items, prev, st.hasTTL); err != nil {
 			return err
 		}
-		d, newest := putDelta(items, sizes)
+		high := max(st.before, newestModified(items))
 		if counted {
-			return e.countedSumsEnd(ctx, tx, userID, cid, st, written(items), max(st.before, newest))
+			return e.countedSumsEnd(ctx, tx, userID, cid, st, written(items), high)
 		}
-		return e.sumsEnd(ctx, tx, userID, cid, st, d, func(after int64) bool {
-			return after == max(st.before, newest)
+		return e.sumsEnd(ctx, tx, userID, cid, st, putDelta(items, sizes), func(after int64) bool {
+			return after == high
 		})
 	})
 	if err != nil {
@@ -124,10 +124,20 @@ func written(items []store.WBO) sum {
 	return w
 }
 
+// newestModified is the newest modified items write (0 for none).
+func newestModified(items []store.WBO) int64 {
+	var newest int64
+	for _, it := range items {
+		if it.Modified != nil {
+			newest = max(newest, int64(*it.Modified))
+		}
+	}
+	return newest
+}
+
 // putDelta is what writing items changes in the collection's sums, given
-// the payload sizes of the rows that existed (keyed by id), and the
-// newest modified written (0 for none).
-func putDelta(items []store.WBO, sizes map[string]int64) (d sum, newest int64) {
+// the payload sizes of the rows that existed (keyed by id).
+func putDelta(items []store.WBO, sizes map[string]int64) (d sum) {
 	final := make(map[string]int64, len(items))
 	for _, it := range items {
 		size, seen := final[it.ID]
@@ -142,14 +152,11 @@ func putDelta(items []store.WBO, sizes map[string]int64) (d sum, newest int64) {
 			size = int64(len(*it.Payload))
 		}
 		final[it.ID] = size
-		if it.Modified != nil {
-			newest = max(newest, int64(*it.Modified))
-		}
 	}
 	for id, size := range final {
 		d.bytes += size - sizes[id]
 	}
-	return d, newest
+	return d
 }
 
 // serialize makes the transaction wait for every other native write of
