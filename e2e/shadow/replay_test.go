@@ -47,17 +47,13 @@ func requireAllMatchedOrAccepted(t *testing.T, res *shadow.ReplayResult, want in
 	}
 }
 
-// The recorded legacy traffic, replayed against the native server on an
-// empty database, under the replay rules: every pair matches or is
-// accepted by a seeded waiver with its reason.
-func TestReplayRecordingsAgainstNative(t *testing.T) {
+// requireNativeMatches replays entries against the native server, into a
+// fresh diff store holding the seeded waivers, and fails t unless all
+// want pairs matched or were accepted.
+func requireNativeMatches(t *testing.T, entries []replay.Entry, want int) {
+	t.Helper()
 	ctx := context.Background()
-	entries, err := replay.Load(recordings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "replay.db"), store.Options{})
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "replay.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +63,18 @@ func TestReplayRecordingsAgainstNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireAllMatchedOrAccepted(t, res, len(entries))
+	requireAllMatchedOrAccepted(t, res, want)
+}
+
+// The recorded legacy traffic, replayed against the native server on an
+// empty database, under the replay rules: every pair matches or is
+// accepted by a seeded waiver with its reason.
+func TestReplayRecordingsAgainstNative(t *testing.T) {
+	entries, err := replay.Load(recordings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireNativeMatches(t, entries, len(entries))
 }
 
 // The recorded requests sent to the original PHP server on an empty
@@ -104,15 +111,5 @@ func TestReplayNativeAgainstTheOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "replay.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	seedAll(t, st)
-	res, err := shadow.Replay(ctx, st, live, nativeServer(t), shadow.ReplayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireAllMatchedOrAccepted(t, res, len(entries))
+	requireNativeMatches(t, live, len(entries))
 }
