@@ -25,6 +25,7 @@ import (
 	"github.com/weaveproxy/weaveproxy/internal/testenv"
 	"github.com/weaveproxy/weaveproxy/native"
 	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 	"github.com/weaveproxy/weaveproxy/native/userapi"
 	"github.com/weaveproxy/weaveproxy/proxy"
 	"github.com/weaveproxy/weaveproxy/proxy/forward"
@@ -68,16 +69,7 @@ func newBackend(t testing.TB, plants ...string) *backend {
 // the mysql: prefix) and creates its tables.
 func openEngine(t testing.TB, dsn string) *sqlstore.Engine {
 	t.Helper()
-	ctx := context.Background()
-	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return eng
+	return storetest.Open(t, "mysql:"+dsn)
 }
 
 // stack is the proxy in shadow mode in front of a backend.
