@@ -140,13 +140,9 @@ func buildInternal(f *accountFlags, users store.Users, resets *auth.Resets, even
 	if f.internalTokenFile == "" {
 		return nil, fmt.Errorf("--internal-listen needs --internal-token-file")
 	}
-	b, err := os.ReadFile(f.internalTokenFile)
+	token, err := readToken("--internal-token-file", f.internalTokenFile)
 	if err != nil {
-		return nil, fmt.Errorf("--internal-token-file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return nil, fmt.Errorf("--internal-token-file: %s is empty", f.internalTokenFile)
+		return nil, err
 	}
 	eps, err := endpointSet("internal-endpoints", f.internalEndpoints, userapi.InternalEndpoints)
 	if err != nil {

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,5 +44,36 @@ func TestEndpointSet(t *testing.T) {
 	}
 	if _, err := endpointSet("f", "a,zz", known); err == nil {
 		t.Fatal("unknown endpoint accepted")
+	}
+}
+
+// Both token files are read alike, and an error names the flag that gave
+// the file.
+func TestTokenFilesNameTheirFlag(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		name string
+		err  func(path string) error
+	}{
+		{"--admin-token-file", func(path string) error { _, err := readToken("--admin-token-file", path); return err }},
+		{"--internal-token-file", func(path string) error {
+			_, err := buildInternal(&accountFlags{internalListen: "127.0.0.1:0", internalTokenFile: path}, nil, nil, nil, nil)
+			return err
+		}},
+	} {
+		if err := tc.err(empty); err == nil || err.Error() != tc.name+": "+empty+" is empty" {
+			t.Errorf("%s empty: %v", tc.name, err)
+		}
+		if err := tc.err(missing); !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), tc.name+": ") {
+			t.Errorf("%s missing: %v", tc.name, err)
+		}
+	}
+	if tok, err := readToken("--admin-token-file", ""); tok != "" || err != nil {
+		t.Errorf("no file: %q, %v; want none", tok, err)
 	}
 }

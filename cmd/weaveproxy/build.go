@@ -81,7 +81,7 @@ func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
 	}
 	if err == nil && a.admin != nil {
 		var token string
-		token, err = readToken(f.adminToken)
+		token, err = readToken("--admin-token-file", f.adminToken)
 		a.admin = admin.Protect(a.admin, token)
 	}
 	if err != nil {
@@ -92,18 +92,18 @@ func build(ctx context.Context, f *serveFlags, log *slog.Logger) (*app, error) {
 }
 
 // readToken reads a secret from path (empty path: none), without its
-// trailing newline.
-func readToken(path string) (string, error) {
+// trailing newline; errors name flag, the option that gave path.
+func readToken(flag, path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--admin-token-file: %w", err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", fmt.Errorf("--admin-token-file: %s is empty", path)
+		return "", fmt.Errorf("%s: %s is empty", flag, path)
 	}
 	return tok, nil
 }

@@ -78,7 +78,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("user unlock: give --memcache ADDRS (shared counters) or --admin ADDR (a server keeping them in memory)")
 	}
 	if *admin != "" {
-		token, err := readToken(*tokenFile)
+		token, err := readToken("--admin-token-file", *tokenFile)
 		if err != nil {
 			return err
 		}
