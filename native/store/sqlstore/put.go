@@ -309,6 +309,9 @@ func (e *Engine) execUpsert(ctx context.Context, tx querier, query string, args 
 // prev holds the rows' modified before the write; it may lack the ids
 // whose items all carry a Modified.
 func (e *Engine) writeTTLs(ctx context.Context, tx querier, userID storageKey, cid int, items []store.WBO, prev map[string]sql.NullInt64, hasTTL bool) error {
+	if !hasTTL && !slices.ContainsFunc(items, func(w store.WBO) bool { return w.TTL != nil }) {
+		return nil // no ttl row to clear, none to set: most POSTs
+	}
 	type final struct {
 		modified sql.NullInt64
 		ttl      *int64
