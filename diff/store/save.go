@@ -178,25 +178,25 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, route string, p diff.Pair
 	bucket := p.At.Unix() - mod(p.At.Unix(), int64(s.opt.BucketSize/time.Second))
 	dry := boolInt(p.DryRun)
 	if hash != "" {
-		if _, err := s.exec(ctx, tx, s.q.shapes, route, hash, shape); err != nil {
+		if _, err := exec(ctx, tx, s.stmts.shapes, route, hash, shape); err != nil {
 			return err
 		}
 	}
-	if _, err := s.exec(ctx, tx, s.q.counts, route, bucket, base, hash, dry); err != nil {
+	if _, err := exec(ctx, tx, s.stmts.counts, route, bucket, base, hash, dry); err != nil {
 		return err
 	}
 	id := s.opt.NewID()
-	if _, err := s.exec(ctx, tx, s.q.pairs, route, at, id, base, hash, dry); err != nil {
+	if _, err := exec(ctx, tx, s.stmts.pairs, route, at, id, base, hash, dry); err != nil {
 		return err
 	}
 	if base != baseFailed {
 		user, req := pairKeys(p)
-		if _, err := s.exec(ctx, tx, s.q.pairKeys, route, at, id, user, req); err != nil {
+		if _, err := exec(ctx, tx, s.stmts.pairKeys, route, at, id, user, req); err != nil {
 			return err
 		}
 	}
 	for _, f := range noise {
-		if _, err := s.exec(ctx, tx, s.q.noise, route, f); err != nil {
+		if _, err := exec(ctx, tx, s.stmts.noise, route, f); err != nil {
 			return err
 		}
 	}
@@ -226,7 +226,7 @@ func pathOnly(target string) string {
 // countRules counts which rules made pairs of route equal.
 func (s *Store) countRules(ctx context.Context, tx *sql.Tx, route string, rules []string) error {
 	for _, r := range rules {
-		if _, err := s.exec(ctx, tx, s.q.rules, route, keyText(r)); err != nil {
+		if _, err := exec(ctx, tx, s.stmts.rules, route, keyText(r)); err != nil {
 			return err
 		}
 	}

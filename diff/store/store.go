@@ -97,10 +97,9 @@ type Store struct {
 	waivers []Waiver // active waivers, cached for Save
 	loaded  time.Time
 	saves   map[string]int // per route, to trim the pair log now and then
-	// q and stmts: Save's statements, prepared by New (stmts.go);
-	// read-only afterwards.
-	q     saveQueries
-	stmts map[string]*sql.Stmt
+	// stmts: Save's statements, prepared by New (stmts.go); read-only
+	// afterwards.
+	stmts saveStmts
 	// classes: per route, the analysis Save classifies with
 	// (classcache.go); guarded by mu.
 	classes map[string]*routeClasses
