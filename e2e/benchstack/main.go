@@ -92,14 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	writeMachine(stdout, o)
-	all := map[string]bench.Target{
-		"php":     {Name: "php", URL: st.php.URL},
-		"native":  {Name: "native", URL: st.native},
-		"proxied": {Name: "proxied", URL: st.proxied},
-		"shadow":  {Name: "shadow", URL: st.shadow},
-	}
-	for _, v := range o.variants {
-		all[v.name] = bench.Target{Name: v.name, URL: st.urls[v.name]}
+	all := map[string]bench.Target{"php": {Name: "php", URL: st.php.URL}}
+	for name, url := range st.urls {
+		all[name] = bench.Target{Name: name, URL: url}
 	}
 	for _, name := range strings.Split(o.targets, ",") {
 		t, ok := all[name]
@@ -131,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st.report(stdout)
 	if o.keep {
 		fmt.Fprintf(stderr, "benchstack: servers still up (php %s, native %s, proxied %s, shadow %s, database %s); ^C ends them\n",
-			st.php.URL, st.native, st.proxied, st.shadow, st.db.DSN("weave"))
+			st.php.URL, st.urls["native"], st.urls["proxied"], st.urls["shadow"], st.db.DSN("weave"))
 		<-ctx.Done()
 	}
 	return nil
@@ -139,15 +134,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // stack is everything the run started.
 type stack struct {
-	db                      *testenv.MariaDBProc
-	php                     *testenv.LegacyPHP
-	procs                   []*testenv.Process
-	byName                  map[string]*testenv.Process // weaveproxy processes
-	admins                  map[string]string           // admin listener of each shadow target
-	native, proxied, shadow string
-	urls                    map[string]string // variants by name
-	kinds                   map[string]string // weaveproxy target -> native, proxied or shadow
-	dir                     string
+	db     *testenv.MariaDBProc
+	php    *testenv.LegacyPHP
+	procs  []*testenv.Process
+	byName map[string]*testenv.Process // weaveproxy processes
+	admins map[string]string           // admin listener of each shadow target
+	urls   map[string]string           // every weaveproxy target's, by name
+	kinds  map[string]string           // weaveproxy target -> native, proxied or shadow
+	dir    string
 }
 
 func (s *stack) stop() {
@@ -203,7 +197,6 @@ func startStack(ctx context.Context, dir string, o options, log io.Writer) (*sta
 		}
 		s.urls[v.name], s.kinds[v.name] = url, v.kind
 	}
-	s.native, s.proxied, s.shadow = s.urls["native"], s.urls["proxied"], s.urls["shadow"]
 	return s, nil
 }
 
