@@ -130,8 +130,7 @@ func (e *Env) start(ctx context.Context, t testenv.T, o Options) {
 // startLegacy runs the original PHP server when its folder is there, else
 // the stand-in.
 func (e *Env) startLegacy(t testenv.T, o Options, srv *testenv.MariaDBProc, mc *testenv.Memcached) {
-	db := e.DSN[strings.Index(e.DSN, "/")+1:]
-	db, _, _ = strings.Cut(db, "?")
+	db := dbName(e.DSN)
 	src := o.LegacyPHP
 	if src == "" {
 		src = filepath.Join(o.Repo, "..", "shared", "legacy-php")
