@@ -10,24 +10,18 @@ import (
 // merge answers in memory (an ids list read in chunks, an overlay over a
 // snapshot).
 func SortItems(items []WBO, s Sort) {
-	mod := func(w WBO) *int64 {
-		if w.Modified == nil {
-			return nil
-		}
-		v := int64(*w.Modified)
-		return &v
-	}
 	switch s {
 	case SortOldest:
-		slices.SortStableFunc(items, func(a, b WBO) int { return cmpNull(mod(a), mod(b)) })
+		slices.SortStableFunc(items, func(a, b WBO) int { return cmpNull(a.Modified, b.Modified) })
 	case SortNewest:
-		slices.SortStableFunc(items, func(a, b WBO) int { return cmpNull(mod(b), mod(a)) })
+		slices.SortStableFunc(items, func(a, b WBO) int { return cmpNull(b.Modified, a.Modified) })
 	case SortIndex:
 		slices.SortStableFunc(items, func(a, b WBO) int { return cmpNull(b.SortIndex, a.SortIndex) })
 	}
 }
 
-func cmpNull(a, b *int64) int {
+// cmpNull orders like SQL: NULL (nil) below every value.
+func cmpNull[T cmp.Ordered](a, b *T) int {
 	switch {
 	case a == nil && b == nil:
 		return 0
