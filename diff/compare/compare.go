@@ -49,7 +49,8 @@ func answers(req diff.Exchange, a, b diff.Answer, rs *rules.RuleSet, fast bool) 
 	}
 	nopt := normalize.Options{IgnoreHeader: c.IgnoreHeader, ContentTypeParams: c.ContentTypeParams}
 	fa, fb := normalize.Answer(a, nopt), normalize.Answer(b, nopt)
-	if bytes.Equal(a.Body, b.Body) {
+	sameBytes := bytes.Equal(a.Body, b.Body)
+	if sameBytes {
 		// The same bytes are the same body to every client, however the
 		// two sides labelled them (PHP's User API sent its bare codes as
 		// text/html): the label's difference is the Content-Type finding.
@@ -57,7 +58,7 @@ func answers(req diff.Exchange, a, b diff.Answer, rs *rules.RuleSet, fast bool) 
 	}
 	var findings []diff.Finding
 	var why []string
-	if ok, sameBody, used := quickEqual(c, fa, fb, bytes.Equal(a.Body, b.Body)); fast && ok {
+	if ok, sameBody, used := quickEqual(c, fa, fb, sameBytes); fast && ok {
 		findings = keep(c, quickRelations(c, fa, fb, sameBody))
 		why = quickRules(c, a, b, used)
 	} else {
