@@ -170,22 +170,6 @@ func (e *Engine) deleteStorage(ctx context.Context, tx querier, userID storageKe
 	return nil
 }
 
-func (e *Engine) summed(ctx context.Context, op, query string, userID storageKey, args ...any) (map[string]int64, error) {
-	m, err := e.perCollection(ctx, op, query, userID, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int64, len(m))
-	for name, vs := range m {
-		var sum int64
-		for _, v := range vs {
-			sum += v
-		}
-		out[name] = sum
-	}
-	return out, nil
-}
-
 // perCollection runs a query giving (collection id, value) rows and keys
 // the values by collection name. A name can come with several values: the
 // legacy collections table has no unique index, so one name may have two
