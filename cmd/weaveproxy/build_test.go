@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/weaveproxy/weaveproxy/native/auth"
 )
 
 // buildApp builds the server as `weaveproxy serve args...` would, in a
@@ -150,6 +152,29 @@ func TestRegistrationDefault(t *testing.T) {
 		got, _, err := parseRegistration(f)
 		if err != nil || got != c.want {
 			t.Errorf("%v: registration %q, %v; want %q", c.args, got, err, c.want)
+		}
+	}
+}
+
+// New passwords are bcrypt only on the embedded server, whatever its
+// listener; wherever PHP may read the accounts, md5 unless Ops choose.
+func TestPasswordHashDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want auth.PasswordHash
+	}{
+		{nil, auth.HashBcrypt},
+		{[]string{"--listen", "0.0.0.0:8080"}, auth.HashBcrypt},
+		{[]string{"--db", "mysql:weave:pw@tcp(127.0.0.1:3306)/weave"}, auth.HashLegacy},
+		{[]string{"--routes", "routes.yaml"}, auth.HashLegacy},
+		{[]string{"--db", "mysql:x@tcp(h:1)/w", "--password-hash", "bcrypt"}, auth.HashBcrypt},
+	} {
+		f, err := parseServeFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := passwordHash(f); err != nil || got != c.want {
+			t.Errorf("%v: password hash %q, %v; want %q", c.args, got, err, c.want)
 		}
 	}
 }

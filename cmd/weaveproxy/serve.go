@@ -364,13 +364,19 @@ func (a *app) run(ctx context.Context, f *serveFlags, log *slog.Logger, lns []li
 	return runErr
 }
 
+// embedded reports whether serve runs as the embedded server: SQLite, no
+// legacy behind it (no --routes), so no PHP that shares the accounts.
+func (f *serveFlags) embedded() bool {
+	return f.routes == "" && strings.HasPrefix(f.dsn, "sqlite:")
+}
+
 // passwordHash decides how new passwords are stored. Left empty: bcrypt
 // only for the embedded server; with --routes (a reload can send any
 // route back to PHP) or a MySQL database (PHP may share it) md5, the only
 // form PHP reads, until Ops choose bcrypt after the cutover.
 func passwordHash(f *serveFlags) (auth.PasswordHash, error) {
 	if f.passwordHash == "" {
-		if f.routes == "" && strings.HasPrefix(f.dsn, "sqlite:") {
+		if f.embedded() {
 			return auth.HashBcrypt, nil
 		}
 		return auth.HashLegacy, nil
@@ -390,7 +396,7 @@ func parseRegistration(f *serveFlags) (string, string, error) {
 	v := f.registration
 	switch {
 	case v == "":
-		if isLoopback(f.listen) && f.routes == "" && strings.HasPrefix(f.dsn, "sqlite:") {
+		if isLoopback(f.listen) && f.embedded() {
 			return "open", "", nil
 		}
 		return "closed", "", nil
