@@ -98,7 +98,13 @@ func quickRelations(c *rules.Compiled, fa, fb normalize.Form, sameBody bool) []d
 		return relations(c, fa, fb, bothOK)
 	}
 	la := collect(c, fa, bothOK)
-	lb := stamps{header: headerStampOf(c, fb), body: la.body}
+	return headerRelations(c, la, stamps{header: headerStampOf(c, fb), body: la.body}, bothOK)
+}
+
+// headerRelations are the relations checks a pair can fail through its
+// X-Weave-Timestamp: all but order and sortedBy, which look at the body
+// alone (so quickRelations, for the same body values, runs these only).
+func headerRelations(c *rules.Compiled, la, lb stamps, bothOK bool) []diff.Finding {
 	var out []diff.Finding
 	out = append(out, headerBound(c, la, lb)...)
 	out = append(out, writeEcho(c, la, lb, bothOK)...)
@@ -107,10 +113,7 @@ func quickRelations(c *rules.Compiled, fa, fb normalize.Form, sameBody bool) []d
 
 func relations(c *rules.Compiled, fa, fb normalize.Form, bothOK bool) []diff.Finding {
 	la, lb := collect(c, fa, bothOK), collect(c, fb, bothOK)
-	var out []diff.Finding
-	out = append(out, headerBound(c, la, lb)...)
-	out = append(out, writeEcho(c, la, lb, bothOK)...)
-	out = append(out, twoDecimals(c, la, lb)...)
+	out := headerRelations(c, la, lb, bothOK)
 	out = append(out, order(c, la, lb)...)
 	if bothOK {
 		out = append(out, sortedBy(c, fa, fb)...)
