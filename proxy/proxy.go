@@ -200,7 +200,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	side := "proxy"
-	if ok := p.admit(sw, &r); ok {
+	if r, ok := p.admit(sw, r); ok {
 		side = p.dispatch(sw, r, st, m)
 	}
 	route, mode := metrics.Route(m.Name()), string(m.Mode())
@@ -214,22 +214,19 @@ const InvalidPathBody = `"invalid path"`
 // admit refuses paths with "." or ".." segments (raw or percent-encoded)
 // before routing: legacy would normalise them into another route than the
 // one the table, the budgets and the user checks saw. Then the guard has
-// its say; it may replace *r.
-func (p *Proxy) admit(w http.ResponseWriter, r **http.Request) bool {
-	if weaveurl.HasDotSegment((*r).URL.EscapedPath()) {
+// its say. Like Guard.Admit, it returns the request to route, or false
+// once it has answered w.
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	if weaveurl.HasDotSegment(r.URL.EscapedPath()) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(InvalidPathBody))
-		return false
+		return nil, false
 	}
 	if p.cfg.Guard == nil {
-		return true
+		return r, true
 	}
-	r2, ok := p.cfg.Guard.Admit(w, *r)
-	if ok {
-		*r = r2
-	}
-	return ok
+	return p.cfg.Guard.Admit(w, r)
 }
 
 // dispatch serves r and returns the metrics side label: legacy, native,
