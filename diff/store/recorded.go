@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"regexp"
+	"strings"
 )
 
 // recordedUser is the account the project's recorded session
@@ -69,8 +70,7 @@ var recordedConsequences = []recordedConsequence{
 func RecordedConsequences() []Waiver {
 	var out []Waiver
 	for _, c := range recordedConsequences {
-		req := regexp.QuoteMeta(c.request)
-		req = "^" + regexp.MustCompile(`\\\{u\\\}`).ReplaceAllString(req, recordedUser) + "$"
+		req := "^" + regexp.QuoteMeta(strings.ReplaceAll(c.request, "{u}", recordedUser)) + "$"
 		for _, f := range c.fields {
 			out = append(out, Waiver{Route: "*", Field: f, RequestMatch: req, LegacyContains: c.legacyContains,
 				Reason: "deliberate: recorded session: " + c.reason + " (docs/compatibility.md)"})
