@@ -126,11 +126,7 @@ func TestStorageNodesInOneProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close()
-		var rows int
-		if err := h.QueryRow("SELECT COUNT(*) FROM wbo").Scan(&rows); err != nil {
-			t.Fatal(err)
-		}
-		if rows != want {
+		if rows := rowCount(t, h, "SELECT COUNT(*) FROM wbo"); rows != want {
 			t.Errorf("database %s holds %d rows, want %d", db, rows, want)
 		}
 	}
