@@ -1,7 +1,6 @@
 package storageapi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -35,10 +34,7 @@ func BenchmarkConcurrent(b *testing.B) {
 			})
 			seed(b, e, "history", 10000)
 			seed(b, e, "bookmarks", 500)
-			analyze := map[string]string{"mysql": "ANALYZE TABLE wbo", "sqlite": "ANALYZE wbo"}[be.Name]
-			if _, err := e.engine.DB().ExecContext(context.Background(), analyze); err != nil {
-				b.Fatal(err)
-			}
+			analyze(b, e, be.Name)
 			auths := []string{e.auth}
 			users := []string{"alice"}
 			for i := 1; i < 8; i++ {

@@ -50,9 +50,7 @@ func BenchmarkReadPath(b *testing.B) {
 		c.Auth = auth.NewBasic(eng, auth.BasicOptions{RecentTTL: auth.DefaultRecentTTL})
 	})
 	seedRecords(b, e, "history", 10_000)
-	if _, err := e.engine.DB().ExecContext(context.Background(), "ANALYZE TABLE wbo"); err != nil {
-		b.Fatal(err)
-	}
+	analyze(b, e, "mysql")
 	path := "/1.0/alice/storage/history?full=1&limit=100&sort=index"
 	handler := func() error {
 		w := &discardWriter{h: http.Header{}}

@@ -22,12 +22,7 @@ func BenchmarkAPI(b *testing.B) {
 			seed(b, e, "history", 10000)
 			seed(b, e, "bookmarks", 500)
 			seed(b, e, "tabs", 50)
-			// A live table has index statistics; a freshly filled one may not
-			// yet, and MySQL's plan for info/collections depends on them.
-			analyze := map[string]string{"mysql": "ANALYZE TABLE wbo", "sqlite": "ANALYZE wbo"}[be.Name]
-			if _, err := e.engine.DB().ExecContext(context.Background(), analyze); err != nil {
-				b.Fatal(err)
-			}
+			analyze(b, e, be.Name)
 			post := batchBody(100, 300)
 			cases := []struct{ name, method, path, body string }{
 				{"get-collection-limit100", "GET", "storage/history?full=1&limit=100&sort=newest", ""},
@@ -54,6 +49,16 @@ func BenchmarkAPI(b *testing.B) {
 }
 
 // seed writes n items of 300-byte payloads straight to the engine.
+// analyze gives the seeded wbo table index statistics (backend "mysql" or
+// "sqlite"): a live table has them; a freshly filled one may not yet, and
+// MySQL's plan for info/collections depends on them.
+func analyze(b testing.TB, e *env, backend string) {
+	q := map[string]string{"mysql": "ANALYZE TABLE wbo", "sqlite": "ANALYZE wbo"}[backend]
+	if _, err := e.engine.DB().ExecContext(context.Background(), q); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func seed(b testing.TB, e *env, coll string, n int) {
 	b.Helper()
 	payload := strings.Repeat("p", 300)
