@@ -18,6 +18,7 @@ import (
 	"github.com/weaveproxy/weaveproxy/native/auth"
 	nstore "github.com/weaveproxy/weaveproxy/native/store"
 	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
+	"github.com/weaveproxy/weaveproxy/native/store/storetest"
 	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
@@ -95,10 +96,7 @@ func newOriginalBackend(t testing.TB) (*backend, *sqlstore.Engine) {
 // addUser creates an account with newClient's password for it.
 func addUser(t testing.TB, eng *sqlstore.Engine, name string) string {
 	t.Helper()
-	if _, err := eng.CreateUser(context.Background(), nstore.User{Username: name, MD5: auth.HashPassword("correct horse " + name)}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return storetest.AddUser(t, eng, nstore.User{Username: name, MD5: auth.HashPassword("correct horse " + name)}).Username
 }
 
 // writeLoad runs the writers through base and fails the test on any

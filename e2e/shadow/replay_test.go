@@ -11,7 +11,6 @@ import (
 	"github.com/weaveproxy/weaveproxy/e2e/legacy"
 	"github.com/weaveproxy/weaveproxy/internal/testenv"
 	"github.com/weaveproxy/weaveproxy/internal/testfiles"
-	"github.com/weaveproxy/weaveproxy/native/store/sqlstore"
 	"github.com/weaveproxy/weaveproxy/shadow"
 )
 
@@ -89,14 +88,7 @@ func TestReplayNativeAgainstTheOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsn := testenv.MariaDB(t)
-	eng, err := sqlstore.Open(ctx, "mysql:"+dsn, sqlstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	if err := eng.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	openEngine(t, dsn) // the schema, for PHP too
 	dbc, err := legacy.DBConfigFromDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
