@@ -24,11 +24,12 @@ type component struct {
 	tree bool // with its descendants; false for the bench's own process, parent of all
 }
 
-func (c component) cpu() time.Duration {
+// cpu is the component's CPU time in one reading of the processes.
+func (c component) cpu(procs procTable) time.Duration {
 	if c.tree {
-		return treeCPU(c.pid)
+		return procs.treeCPU(c.pid)
 	}
-	return procCPU(c.pid)
+	return tickTime(procs.ticks[c.pid])
 }
 
 // cpuMeter attributes the CPU time the stack's processes spend during
@@ -47,11 +48,13 @@ type cpuMeter struct {
 func (m *cpuMeter) slice(workload, target string) func(int64) {
 	comps := append(append([]component(nil), m.own[target]...), m.common...)
 	before := make([]time.Duration, len(comps))
+	procs := readProcs()
 	for i, c := range comps {
-		before[i] = c.cpu()
+		before[i] = c.cpu(procs)
 	}
 	return func(n int64) {
 		key := workload + "\x00" + target
+		procs := readProcs()
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if m.total == nil {
@@ -62,7 +65,7 @@ func (m *cpuMeter) slice(workload, target string) func(int64) {
 			m.order = append(m.order, key)
 		}
 		for i, c := range comps {
-			m.total[key][c.name] += c.cpu() - before[i]
+			m.total[key][c.name] += c.cpu(procs) - before[i]
 		}
 		m.reqs[key] += n
 	}
@@ -124,37 +127,46 @@ func procStat(path string) (ppid int, ticks int64, ok bool) {
 	return ppid, ut + st, true
 }
 
-// procCPU is the user and system CPU time of one process.
-func procCPU(pid int) time.Duration {
-	_, t, _ := procStat("/proc/" + strconv.Itoa(pid) + "/stat")
-	return time.Duration(t) * time.Second / clockTicks
+// procTable is one reading of every process's parent and CPU ticks.
+// Each end of a slice reads /proc once for all components: a scan per
+// component (8 ms each on a loaded 2-core machine) ran while the bench
+// client's own CPU time was being measured, and was counted as the
+// client's.
+type procTable struct {
+	parent map[int]int
+	ticks  map[int]int64
 }
 
-// treeCPU is the user and system CPU time of pid and all its living
-// descendants.
-func treeCPU(pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
+func readProcs() procTable {
 	entries, _ := filepath.Glob("/proc/[0-9]*/stat")
-	parent := map[int]int{}
-	ticks := map[int]int64{}
+	t := procTable{parent: map[int]int{}, ticks: map[int]int64{}}
 	for _, e := range entries {
-		pp, t, ok := procStat(e)
+		pp, n, ok := procStat(e)
 		if !ok {
 			continue
 		}
 		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(e)))
-		parent[p], ticks[p] = pp, t
+		t.parent[p], t.ticks[p] = pp, n
+	}
+	return t
+}
+
+// treeCPU is the user and system CPU time of pid and all its living
+// descendants.
+func (t procTable) treeCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
 	}
 	var sum int64
-	for p, t := range ticks {
-		for q := p; q > 1; q = parent[q] {
+	for p, n := range t.ticks {
+		for q := p; q > 1; q = t.parent[q] {
 			if q == pid {
-				sum += t
+				sum += n
 				break
 			}
 		}
 	}
-	return time.Duration(sum) * time.Second / clockTicks
+	return tickTime(sum)
 }
+
+func tickTime(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
