@@ -28,33 +28,68 @@ func batchBody(n, size int) []byte {
 	return []byte(b.String())
 }
 
-// BenchmarkDecodeBatch is the CPU a POST of 100 WBOs of 300 bytes spends
-// turning its body into the items to write.
+// firefoxBody is a POST body as Firefox sends it: each payload is an
+// encrypted record, JSON in a string, so its quotes (and the slashes of
+// its base64) come escaped.
+func firefoxBody(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"rec%07d","sortindex":%d,"payload":"{\"ciphertext\":\"%s\",\"IV\":\"b4R\\/tz0hOmzKLxMJk7Ia9w==\",\"hmac\":\"%064x\"}"}`,
+			i, i%1000, strings.Repeat("qL0\\/Zm8+Xy", 18), i)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+// BenchmarkDecodeBatch is the CPU a POST of 100 WBOs spends turning its
+// body into the items to write: the bench tool's body (payloads of 300
+// characters) and Firefox's (encrypted records, with escapes).
 func BenchmarkDecodeBatch(b *testing.B) {
-	body := batchBody(100, 300)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		v, err := DecodeJSON(body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		kept, _ := SplitBatch(v.([]any), BatchLimits{})
-		if len(kept) != 100 {
-			b.Fatal(len(kept))
-		}
+	for _, c := range batchBodies() {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				v, err := DecodeJSON(c.body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				kept, _ := SplitBatch(v.([]any), BatchLimits{})
+				if len(kept) != 100 {
+					b.Fatal(len(kept))
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkParseBatch is the same body through ParseBatch.
+func batchBodies() []struct {
+	name string
+	body []byte
+} {
+	return []struct {
+		name string
+		body []byte
+	}{{"bench", batchBody(100, 300)}, {"firefox", firefoxBody(100)}}
+}
+
+// BenchmarkParseBatch is the same body through ParseBatch, and a body of
+// 100 records as Firefox sends them, with escapes.
 func BenchmarkParseBatch(b *testing.B) {
-	body := batchBody(100, 300)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		kept, _, ok := ParseBatch(body, BatchLimits{})
-		if !ok || len(kept) != 100 {
-			b.Fatal(ok, len(kept))
-		}
+	for _, c := range batchBodies() {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				kept, _, ok := ParseBatch(c.body, BatchLimits{})
+				if !ok || len(kept) != 100 {
+					b.Fatal(ok, len(kept))
+				}
+			}
+		})
 	}
 }

@@ -8,8 +8,7 @@ import (
 
 // ParseBatch is DecodeJSON and SplitBatch in one pass over the body, for
 // the bodies clients send: a list of objects whose keys are known WBO
-// fields, each once, with strings without escapes and numbers or null as
-// values. ok is false for any other body, which DecodeJSON and SplitBatch
+// fields, each once, with strings, numbers or null as values. ok is false for any other body, which DecodeJSON and SplitBatch
 // then take as before: so every answer, error or validation message,
 // stays theirs, and a body ParseBatch takes gets exactly what they would
 // give it (FuzzParseBatch checks). Decoding a POST of 100 WBOs into
@@ -97,7 +96,7 @@ func (p *scanner) object() (wboFields, bool) {
 			return f, false
 		}
 		var fl *field
-		switch string(key) { // no allocation: the compiler compares in place
+		switch key {
 		case "id":
 			fl = &f.id
 		case "parentid":
@@ -143,9 +142,7 @@ func (p *scanner) value() (any, bool) {
 	}
 	switch c := p.b[p.i]; {
 	case c == '"':
-		start := p.i + 1
-		s, ok := p.str()
-		return p.s[start : start+len(s)], ok
+		return p.str()
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := p.number()
 		return json.Number(n), ok
@@ -156,24 +153,60 @@ func (p *scanner) value() (any, bool) {
 	return nil, false
 }
 
-// str reads a string without escapes or control characters, which is
-// then its own value.
-func (p *scanner) str() ([]byte, bool) {
+// str reads a string. One without escapes is its own value, a piece of
+// the body; one with escapes, as every real client's payload has (Sync
+// payloads are JSON in a string: {\"ciphertext\":...}), is unescaped.
+func (p *scanner) str() (string, bool) {
 	if !p.eat('"') {
-		return nil, false
+		return "", false
 	}
-	n := bytes.IndexByte(p.b[p.i:], '"')
-	if n < 0 {
-		return nil, false
-	}
-	s := p.b[p.i : p.i+n]
-	for _, c := range s {
-		if c < 0x20 || c == '\\' {
-			return nil, false
+	start, escaped := p.i, false
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			if !escaped {
+				return p.s[start : p.i-1], true
+			}
+			return unescape(p.b[start-1 : p.i])
+		case c == '\\':
+			escaped = true
+			p.i += 2 // the escaped byte never ends the string
+		case c < 0x20:
+			return "", false
+		default:
+			p.i++
 		}
 	}
-	p.i += n + 1
-	return s, true
+	return "", false
+}
+
+// unescaped is the value of each one-character escape of JSON.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// unescape is the value of quoted, a JSON string with escapes and no
+// control characters. The one-character escapes (the quotes and slashes
+// of a payload) are replaced here; one with a \u escape is left to
+// encoding/json, whose handling of surrogates is DecodeJSON's.
+func unescape(quoted []byte) (string, bool) {
+	in := quoted[1 : len(quoted)-1]
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i++; unescaped[in[i]] == 0 {
+			var v string
+			if json.Unmarshal(quoted, &v) != nil {
+				return "", false
+			}
+			return v, true
+		}
+		out = append(out, unescaped[in[i]])
+	}
+	return string(out), true
 }
 
 // number reads a number of JSON's grammar:

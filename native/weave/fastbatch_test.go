@@ -38,7 +38,14 @@ func TestParseBatch(t *testing.T) {
 		{"limits: count and bytes", `[{"id":"a","payload":"0123456789"},{"id":"b","payload":"0123456789"},{"id":"c"},{"id":"d"}]`, true},
 		{"a repeated id", `[{"id":"a","payload":"1"},{"id":"a","payload":"2"}]`, true},
 		{"non-ASCII strings", `[{"id":"ü😀","payload":"日本"}]`, true},
-		{"an escape", `[{"id":"a","payload":"x\"y"}]`, false},
+		{"an escape", `[{"id":"a","payload":"x\"y"}]`, true},
+		{"a client's encrypted payload", string(firefoxBody(3)), true},
+		{"every escape JSON has", `[{"id":"\"\\\/\b\f\n\r\t","payload":"\u00fc\ud83d\ude00 \ud800 \u0000"}]`, true},
+		{"an escaped key", `[{"\u0069d":"a"}]`, true},
+		{"an escaped key repeating another", `[{"\u0069d":"a","id":"b"}]`, false},
+		{"an escape JSON lacks", `[{"id":"a\x41"}]`, false},
+		{"a short unicode escape", `[{"id":"a\u12"}]`, false},
+		{"cut short after a backslash", `[{"id":"a\`, false},
 		{"an unknown key", `[{"id":"a","modified":1}]`, false},
 		{"a repeated key", `[{"id":"a","id":"b"}]`, false},
 		{"a boolean", `[{"id":true}]`, false},
@@ -78,7 +85,8 @@ func TestParseBatch(t *testing.T) {
 // take too, with the same items and failures.
 func FuzzParseBatch(f *testing.F) {
 	for _, s := range []string{`[{"id":"a","payload":"x","sortindex":5,"ttl":10}]`, `[]`, `[{"id":1e2},{}]`,
-		`[{"id":"a","parentid":"b","predecessorid":null}]`, `[{"sortindex":"-3.7","ttl":"+5"}]`, `[{"id":-0.0e-0}]`} {
+		`[{"id":"a","parentid":"b","predecessorid":null}]`, `[{"sortindex":"-3.7","ttl":"+5"}]`, `[{"id":-0.0e-0}]`,
+		`[{"id":"\u0061\"","payload":"{\"ciphertext\":\"x\\/y\"}"}]`, `[{"\u0069d":"\ud800"}]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
