@@ -77,7 +77,8 @@ type serveFlags struct {
 	gogc int
 }
 
-// defaultGOGC is --gogc's default: $GOGC when set, else 400. Go's 100
+// defaultGOGC is --gogc's default: $GOGC when set (off is -1, as
+// debug.SetGCPercent has it), else 400. Go's 100
 // lets a serve process, whose live heap is a few MB, collect 13 times a
 // second under 400 reads/s of 100 items: every cycle stops the world
 // twice, and on cores shared with MariaDB a stopped thread waits for the
@@ -85,7 +86,11 @@ type serveFlags struct {
 // reads). 400 collects four times less often for a heap of some 5 times
 // the live one instead of 2 (tens of MB here; GOMEMLIMIT caps it).
 func defaultGOGC() int {
-	if v, err := strconv.Atoi(os.Getenv("GOGC")); err == nil && v > 0 {
+	env := os.Getenv("GOGC")
+	if env == "off" {
+		return -1
+	}
+	if v, err := strconv.Atoi(env); err == nil && v > 0 {
 		return v
 	}
 	return 400
@@ -124,8 +129,8 @@ func (f *serveFlags) checkValues() error {
 	if f.gomaxprocs < 0 {
 		return fmt.Errorf("--gomaxprocs %d: want 0 (Go's default) or a number of processors", f.gomaxprocs)
 	}
-	if f.gogc <= 0 {
-		return fmt.Errorf("--gogc %d: want a positive percentage", f.gogc)
+	if f.gogc <= 0 && f.gogc != -1 {
+		return fmt.Errorf("--gogc %d: want a positive percentage, or -1 for off", f.gogc)
 	}
 	if f.memcacheTimeout <= 0 {
 		return fmt.Errorf("--memcache-timeout %v: want a positive duration", f.memcacheTimeout)
@@ -208,7 +213,7 @@ func newServeFlags(stderr io.Writer) (*serveFlags, *flag.FlagSet) {
 	// Beside PHP and MariaDB on a small host, 1 is cheaper per request:
 	// see docs/performance.md ("proxied").
 	fs.IntVar(&f.gomaxprocs, "gomaxprocs", 0, "processors the Go runtime uses at once (GOMAXPROCS); 0: Go's default, the CPUs available")
-	fs.IntVar(&f.gogc, "gogc", defaultGOGC(), "heap growth in percent before the Go collector runs (GOGC); default $GOGC or 400")
+	fs.IntVar(&f.gogc, "gogc", defaultGOGC(), "heap growth in percent before the Go collector runs (GOGC), -1 for off; default $GOGC or 400")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may finish at shutdown")
 	fs.StringVar(&f.adminToken, "admin-token-file", "", "file holding the bearer token state-changing admin calls need (unlock, reload, promote); without it they are refused")
 	fs.DurationVar(&f.timeouts.header, "header-timeout", 30*time.Second, "deadline for a request's line and headers")

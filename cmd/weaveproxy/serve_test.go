@@ -63,6 +63,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--memcache-timeout", "0s"}, "--memcache-timeout"},
 		{[]string{"--gomaxprocs", "-1"}, "--gomaxprocs"},
 		{[]string{"--gogc", "0"}, "--gogc"},
+		{[]string{"--gogc", "-2"}, "--gogc"},
 	} {
 		dir := t.TempDir()
 		args := append([]string{"--db", "sqlite:" + filepath.Join(dir, "weave.db")}, tc.args...)
@@ -149,6 +150,17 @@ func TestServeLogsShutdown(t *testing.T) {
 	out := stderr.String()
 	if !strings.Contains(out, "draining in-flight requests") || !strings.Contains(out, "msg=stopped") {
 		t.Errorf("shutdown not logged:\n%s", out)
+	}
+}
+
+// $GOGC is --gogc's default, off included: the operator who turned the
+// collector off keeps it off.
+func TestDefaultGOGC(t *testing.T) {
+	for env, want := range map[string]int{"": 400, "250": 250, "off": -1, "junk": 400} {
+		t.Setenv("GOGC", env)
+		if got := defaultGOGC(); got != want {
+			t.Errorf("GOGC=%q: --gogc defaults to %d; want %d", env, got, want)
+		}
 	}
 }
 
