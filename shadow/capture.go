@@ -16,8 +16,6 @@ import (
 type captured struct {
 	method string
 	target string // raw request target, as on the request line
-	host   string
-	remote string
 	header http.Header
 	body   []byte
 	// proto is a template for replays: URL, headers and TLS state of the
@@ -32,8 +30,7 @@ func detach(r *http.Request, body []byte) *captured {
 	}
 	proto := r.Clone(context.Background())
 	proto.Body, proto.GetBody = nil, nil
-	return &captured{method: r.Method, target: target, host: r.Host, remote: r.RemoteAddr,
-		header: r.Header.Clone(), body: body, proto: proto}
+	return &captured{method: r.Method, target: target, header: r.Header.Clone(), body: body, proto: proto}
 }
 
 // request builds a fresh request for one replay (native, dry run, or a
